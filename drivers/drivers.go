@@ -1,0 +1,106 @@
+// Package drivers defines the small interfaces through which Rensei observes
+// and changes live objects on one host (containers, networks, volumes,
+// tunnels), the value types they exchange, and the sentinel errors every
+// backend maps its failures onto. Implementations live in the sub-packages
+// docker, netlink and fake.
+//
+// Every driver lists only the objects Rensei owns (labels io.rensei.* on
+// Docker objects, the alias "rensei:<env>/<network>" on interfaces) and
+// refuses to change anything else.
+package drivers
+
+import (
+	"context"
+	"errors"
+)
+
+// Sentinel errors. Backends wrap them with %w so callers use errors.Is.
+var (
+	// ErrNotFound: the object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNotOwned: the object exists but is not Rensei's; it was not touched.
+	ErrNotOwned = errors.New("not owned by rensei")
+	// ErrUnreachable: the host (Docker engine, namespace) cannot be reached.
+	ErrUnreachable = errors.New("host unreachable")
+	// ErrImageMissing: the image is not on the host and could not be pulled.
+	ErrImageMissing = errors.New("image missing")
+)
+
+// Label keys on every Docker object Rensei owns.
+const (
+	LabelManaged  = "io.rensei.managed"
+	LabelEnv      = "io.rensei.env"
+	LabelGroup    = "io.rensei.group"
+	LabelInstance = "io.rensei.instance"
+	LabelNetwork  = "io.rensei.network"
+	LabelVolume   = "io.rensei.volume"
+	LabelSpecHash = "io.rensei.spec-hash"
+	LabelCommit   = "io.rensei.commit"
+)
+
+// AliasPrefix starts the alias of every Linux interface Rensei owns.
+const AliasPrefix = "rensei:"
+
+// Containers manages the containers Rensei owns on one host.
+type Containers interface {
+	// List returns only owned containers, running or not.
+	List(ctx context.Context) ([]Container, error)
+	// Ensure makes the container exist, with this spec, and run. A container
+	// of that name with another spec hash is replaced; a stopped one is
+	// started. A container of that name that Rensei does not own is left
+	// alone and ErrNotOwned returned. Idempotent.
+	Ensure(ctx context.Context, c ContainerSpec) error
+	// Delete stops and removes an owned container; already gone is not an
+	// error; not owned is ErrNotOwned. Volumes are never removed with it.
+	Delete(ctx context.Context, name string) error
+}
+
+// Networks manages the Docker bridge networks Rensei owns on one host.
+type Networks interface {
+	List(ctx context.Context) ([]Network, error)
+	// Ensure creates the network or replaces it when its spec hash differs
+	// (containers attached to it must have been removed first). Idempotent.
+	Ensure(ctx context.Context, n NetworkSpec) error
+	// Delete removes an owned network; already gone is not an error.
+	Delete(ctx context.Context, name string) error
+}
+
+// Volumes manages the named volumes Rensei owns on one host.
+type Volumes interface {
+	List(ctx context.Context) ([]Volume, error)
+	// Ensure creates the volume when missing. Idempotent; never changes data.
+	Ensure(ctx context.Context, v VolumeSpec) error
+	// Delete removes an owned volume and its data. Only explicit commands call it.
+	Delete(ctx context.Context, name string) error
+}
+
+// Tunnels manages the VXLAN devices Rensei owns on one host.
+type Tunnels interface {
+	// List returns only owned devices, with their FDB entries, in one dump per kind.
+	List(ctx context.Context) ([]Tunnel, error)
+	// Ensure creates or corrects the device in place (master, MTU, FDB, rate). Idempotent.
+	Ensure(ctx context.Context, t TunnelSpec) error
+	// Delete removes an owned device; already gone is not an error.
+	Delete(ctx context.Context, name string) error
+}
+
+// HostStatus is what a host probe found.
+type HostStatus struct {
+	Reachable     bool   `json:"reachable"`
+	DockerVersion string `json:"dockerVersion,omitempty"`
+	UnderlayFound bool   `json:"underlayFound"`
+	VXLAN         bool   `json:"vxlan"`
+	Error         string `json:"error,omitempty"`
+}
+
+// Host bundles the drivers of one host. Tunnels may be nil where overlays are
+// not managed (a single-host site without netlink access).
+type Host struct {
+	Name       string // "site/host"
+	Containers Containers
+	Networks   Networks
+	Volumes    Volumes
+	Tunnels    Tunnels
+	// Probe checks reachability; nil means always reachable.
+	Probe func(ctx context.Context) HostStatus
+}

@@ -1,0 +1,163 @@
+// Package schema defines Rensei's configuration objects (sites, hosts,
+// environments, networks, groups), loads them from a config repository of
+// Jsonnet files (a directory or a Git revision), and validates them. Every
+// validation problem is reported at once, each naming file and line.
+package schema
+
+import "time"
+
+// Topology is the whole desired configuration of one revision of a config
+// repository: every site and every environment.
+type Topology struct {
+	Sites        []Site        `json:"sites"`
+	Environments []Environment `json:"environments"`
+}
+
+// Site is a place with Docker hosts: a campus, a cloud region, an emulated lab site.
+type Site struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Hosts  []Host            `json:"hosts"`
+
+	Source Source `json:"-"`
+}
+
+// Host is one Docker engine at a site and its VXLAN underlay endpoint.
+type Host struct {
+	Name string `json:"name"`
+	// Docker is the engine endpoint: unix:///path, tcp://host:port, ssh://user@host.
+	Docker string `json:"docker"`
+	// TLS names the client certificate files for a tcp endpoint.
+	TLS *TLS `json:"tls,omitempty"`
+	// Underlay is the host's VXLAN endpoint address.
+	Underlay string `json:"underlay"`
+	// Netns is the network namespace the host's interfaces live in (emulated
+	// hosts); empty means the root namespace.
+	Netns    string            `json:"netns,omitempty"`
+	Capacity *Capacity         `json:"capacity,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// TLS holds the paths of the client certificate files for a tcp Docker endpoint.
+type TLS struct {
+	CA   string `json:"ca"`
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// Capacity is what a host offers; groups placed on it must fit.
+type Capacity struct {
+	CPUs   float64 `json:"cpus,omitempty"`
+	Memory string  `json:"memory,omitempty"` // e.g. "64Gi", "512Mi"
+	// Containers caps the number of containers; 0 means no cap.
+	Containers int `json:"containers,omitempty"`
+}
+
+// Environment is one virtual cloud: networks and container groups spread over sites.
+type Environment struct {
+	Name     string            `json:"name"`
+	Owner    string            `json:"owner,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Active   *Window           `json:"active,omitempty"`
+	Networks []Network         `json:"networks,omitempty"`
+	Groups   []Group           `json:"groups,omitempty"`
+
+	Source Source `json:"-"`
+}
+
+// Window is the time an environment is active: from (inclusive) until (exclusive).
+// Either end may be omitted.
+type Window struct {
+	From  *time.Time `json:"from,omitempty"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// Network is an L2 overlay: one subnet, one VXLAN VNI, one Docker bridge network per host.
+type Network struct {
+	Name   string `json:"name"`
+	Subnet string `json:"subnet"`
+	// VNI is allocated deterministically when zero.
+	VNI int `json:"vni,omitempty"`
+	// MTU defaults to 1450 (VXLAN over a 1500-byte underlay).
+	MTU int `json:"mtu,omitempty"`
+	// HostPrefix is the prefix length of the per-host address blocks the
+	// subnet is split into; default: the subnet's prefix + 3 (eight blocks).
+	// The first block is kept for static addresses.
+	HostPrefix int `json:"hostPrefix,omitempty"`
+	// Bandwidth limits the tunnel's egress rate per host, e.g. "100mbit".
+	Bandwidth string `json:"bandwidth,omitempty"`
+}
+
+// Group is a set of identical containers: replicas, or one per roster member.
+type Group struct {
+	Name    string            `json:"name"`
+	Image   string            `json:"image"`
+	Command []string          `json:"command,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	// Replicas is the number of instances, named 0..n-1. Mutually exclusive with Members.
+	Replicas int `json:"replicas,omitempty"`
+	// Members gives one instance per roster entry, named by the entry.
+	Members   []string     `json:"members,omitempty"`
+	Placement Placement    `json:"placement,omitempty"`
+	Resources Resources    `json:"resources,omitempty"`
+	Networks  []Attachment `json:"networks,omitempty"`
+	Volumes   []Volume     `json:"volumes,omitempty"`
+	Files     []File       `json:"files,omitempty"`
+	Ports     []Port       `json:"ports,omitempty"`
+	// Restart is the Docker restart policy: "no", "always", "unless-stopped"
+	// (default) or "on-failure".
+	Restart string `json:"restart,omitempty"`
+}
+
+// Placement says where a group's instances may run.
+type Placement struct {
+	Sites []string `json:"sites,omitempty"`
+	// Strategy is "spread" (default: instances over all eligible hosts) or
+	// "pack" (fill hosts in a fixed order).
+	Strategy   string            `json:"strategy,omitempty"`
+	HostLabels map[string]string `json:"hostLabels,omitempty"`
+}
+
+// Resources are per-instance limits, also counted against host capacity.
+type Resources struct {
+	CPUs   float64 `json:"cpus,omitempty"`
+	Memory string  `json:"memory,omitempty"`
+}
+
+// Attachment connects a group to a network of its environment.
+type Attachment struct {
+	Network string `json:"network"`
+	// Address is a static IPv4 address; only for groups of one instance.
+	Address string   `json:"address,omitempty"`
+	Aliases []string `json:"aliases,omitempty"`
+}
+
+// Volume is a persistent named Docker volume mounted into the group's containers.
+type Volume struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Scope is "instance" (default: one volume per instance, e.g. a student's
+	// home) or "environment" (one per host, shared by the environment's groups).
+	Scope    string `json:"scope,omitempty"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// File is content rendered by Jsonnet and placed into the container before it starts.
+type File struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
+	Mode    int    `json:"mode,omitempty"` // default 0644
+}
+
+// Port publishes a container port on the host.
+type Port struct {
+	Container int    `json:"container"`
+	Host      int    `json:"host,omitempty"`
+	Protocol  string `json:"protocol,omitempty"` // tcp (default) or udp
+}
+
+// Source is where an object was defined: the file and, when known, the line.
+type Source struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
