@@ -35,7 +35,10 @@ const (
 	LabelNetwork  = "io.rensei.network"
 	LabelVolume   = "io.rensei.volume"
 	LabelSpecHash = "io.rensei.spec-hash"
-	LabelCommit   = "io.rensei.commit"
+	// LabelSpecFields holds a short digest per field of the spec, so a plan
+	// can say which fields changed without storing the whole spec.
+	LabelSpecFields = "io.rensei.spec-fields"
+	LabelCommit     = "io.rensei.commit"
 )
 
 // AliasPrefix starts the alias of every Linux interface Rensei owns.

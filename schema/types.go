@@ -4,8 +4,6 @@
 // validation problem is reported at once, each naming file and line.
 package schema
 
-import "time"
-
 // Topology is the whole desired configuration of one revision of a config
 // repository: every site and every environment.
 type Topology struct {
@@ -65,11 +63,12 @@ type Environment struct {
 	Source Source `json:"-"`
 }
 
-// Window is the time an environment is active: from (inclusive) until (exclusive).
+// Window is the time an environment is active: from (inclusive) until
+// (exclusive), each an RFC 3339 time or a date (YYYY-MM-DD, midnight UTC).
 // Either end may be omitted.
 type Window struct {
-	From  *time.Time `json:"from,omitempty"`
-	Until *time.Time `json:"until,omitempty"`
+	From  string `json:"from,omitempty"`
+	Until string `json:"until,omitempty"`
 }
 
 // Network is an L2 overlay: one subnet, one VXLAN VNI, one Docker bridge network per host.

@@ -1,0 +1,266 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/rensei-dev/rensei/drivers"
+)
+
+type containers struct{ h *Host }
+
+func (d containers) List(context.Context) ([]drivers.Container, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("container", "list", ""); err != nil {
+		return nil, err
+	}
+	var out []drivers.Container
+	for _, name := range slices.Sorted(maps.Keys(h.containers)) {
+		c := h.containers[name]
+		if !c.owned {
+			continue
+		}
+		nets := map[string]string{}
+		for _, n := range c.spec.Networks {
+			nets[n.Network] = n.IPv4
+		}
+		out = append(out, drivers.Container{ID: c.id, Name: name, Image: c.spec.Image, Running: c.running, Labels: maps.Clone(c.spec.Labels), Networks: nets})
+	}
+	return out, nil
+}
+
+func (d containers) Ensure(_ context.Context, spec drivers.ContainerSpec) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("container", "ensure", spec.Name); err != nil {
+		return err
+	}
+	if c := h.containers[spec.Name]; c != nil {
+		switch {
+		case !c.owned:
+			return fmt.Errorf("container %s: %s: %w", spec.Name, h.name, drivers.ErrNotOwned)
+		case c.spec.SpecHash() == spec.SpecHash():
+			c.running = true
+			return nil
+		}
+	}
+	if h.images != nil && !h.images[spec.Image] {
+		return fmt.Errorf("container %s: image %s on %s: %w", spec.Name, spec.Image, h.name, drivers.ErrImageMissing)
+	}
+	for _, n := range spec.Networks {
+		if h.networks[n.Network] == nil {
+			return fmt.Errorf("container %s: network %s: %w", spec.Name, n.Network, drivers.ErrNotFound)
+		}
+	}
+	for _, m := range spec.Mounts {
+		if h.volumes[m.Volume] == nil {
+			// Docker would create an unlabelled volume; Rensei creates them first.
+			return fmt.Errorf("container %s: volume %s: %w", spec.Name, m.Volume, drivers.ErrNotFound)
+		}
+	}
+	h.containers[spec.Name] = &container{spec: spec, id: h.id(), running: true, owned: true}
+	return nil
+}
+
+func (d containers) Delete(_ context.Context, name string) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("container", "delete", name); err != nil {
+		return err
+	}
+	c := h.containers[name]
+	switch {
+	case c == nil:
+		return nil
+	case !c.owned:
+		return fmt.Errorf("container %s: %s: %w", name, h.name, drivers.ErrNotOwned)
+	}
+	delete(h.containers, name)
+	return nil
+}
+
+type networks struct{ h *Host }
+
+func (d networks) List(context.Context) ([]drivers.Network, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("network", "list", ""); err != nil {
+		return nil, err
+	}
+	var out []drivers.Network
+	for _, name := range slices.Sorted(maps.Keys(h.networks)) {
+		if n := h.networks[name]; n.owned {
+			out = append(out, drivers.Network{ID: n.id, Name: name, Bridge: n.spec.Bridge, Labels: maps.Clone(n.spec.Labels)})
+		}
+	}
+	return out, nil
+}
+
+func (d networks) Ensure(_ context.Context, spec drivers.NetworkSpec) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("network", "ensure", spec.Name); err != nil {
+		return err
+	}
+	if n := h.networks[spec.Name]; n != nil {
+		switch {
+		case !n.owned:
+			return fmt.Errorf("network %s: %s: %w", spec.Name, h.name, drivers.ErrNotOwned)
+		case n.spec.SpecHash() == spec.SpecHash():
+			return nil
+		}
+		if err := h.removeNetwork(spec.Name); err != nil {
+			return err
+		}
+	}
+	h.networks[spec.Name] = &network{spec: spec, id: h.id(), owned: true}
+	h.bridges[spec.Bridge] = true
+	return nil
+}
+
+// removeNetwork refuses while containers are attached, as Docker does, and
+// detaches tunnels from its bridge, as the kernel does.
+func (h *Host) removeNetwork(name string) error {
+	for cname, c := range h.containers {
+		for _, a := range c.spec.Networks {
+			if a.Network == name {
+				return fmt.Errorf("network %s: has active endpoints (%s)", name, cname)
+			}
+		}
+	}
+	bridge := h.networks[name].spec.Bridge
+	delete(h.bridges, bridge)
+	for _, t := range h.tunnels {
+		if t.Bridge == bridge {
+			t.Bridge = ""
+		}
+	}
+	delete(h.networks, name)
+	return nil
+}
+
+func (d networks) Delete(_ context.Context, name string) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("network", "delete", name); err != nil {
+		return err
+	}
+	n := h.networks[name]
+	switch {
+	case n == nil:
+		return nil
+	case !n.owned:
+		return fmt.Errorf("network %s: %s: %w", name, h.name, drivers.ErrNotOwned)
+	}
+	return h.removeNetwork(name)
+}
+
+type volumes struct{ h *Host }
+
+func (d volumes) List(context.Context) ([]drivers.Volume, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("volume", "list", ""); err != nil {
+		return nil, err
+	}
+	var out []drivers.Volume
+	for _, name := range slices.Sorted(maps.Keys(h.volumes)) {
+		v := *h.volumes[name]
+		v.Labels = maps.Clone(v.Labels)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (d volumes) Ensure(_ context.Context, spec drivers.VolumeSpec) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("volume", "ensure", spec.Name); err != nil {
+		return err
+	}
+	if h.volumes[spec.Name] == nil {
+		h.volumes[spec.Name] = &drivers.Volume{Name: spec.Name, Labels: maps.Clone(spec.Labels), CreatedAt: h.clock}
+	}
+	return nil
+}
+
+func (d volumes) Delete(_ context.Context, name string) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("volume", "delete", name); err != nil {
+		return err
+	}
+	for _, c := range h.containers {
+		for _, m := range c.spec.Mounts {
+			if m.Volume == name {
+				return fmt.Errorf("volume %s: in use by %s", name, c.spec.Name)
+			}
+		}
+	}
+	delete(h.volumes, name)
+	return nil
+}
+
+type tunnels struct{ h *Host }
+
+func (d tunnels) List(context.Context) ([]drivers.Tunnel, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("tunnel", "list", ""); err != nil {
+		return nil, err
+	}
+	var out []drivers.Tunnel
+	for _, name := range slices.Sorted(maps.Keys(h.tunnels)) {
+		t := *h.tunnels[name]
+		t.Peers = sortedPeers(t.Peers)
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (d tunnels) Ensure(_ context.Context, spec drivers.TunnelSpec) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("tunnel", "ensure", spec.Name); err != nil {
+		return err
+	}
+	if !h.bridges[spec.Bridge] {
+		return fmt.Errorf("tunnel %s: bridge %s: %w", spec.Name, spec.Bridge, drivers.ErrNotFound)
+	}
+	t := h.tunnels[spec.Name]
+	if t != nil && (t.VNI != spec.VNI || t.Local != spec.Local || t.Port != spec.Port) {
+		t = nil // immutable fields: recreate
+	}
+	if t == nil {
+		t = &drivers.Tunnel{Name: spec.Name, VNI: spec.VNI, Local: spec.Local, Port: spec.Port}
+		h.tunnels[spec.Name] = t
+	}
+	t.Bridge, t.MTU, t.Up, t.Rate, t.Owner = spec.Bridge, spec.MTU, true, spec.Rate, spec.Owner
+	t.Peers = sortedPeers(spec.Peers)
+	return nil
+}
+
+func (d tunnels) Delete(_ context.Context, name string) error {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("tunnel", "delete", name); err != nil {
+		return err
+	}
+	delete(h.tunnels, name)
+	return nil
+}

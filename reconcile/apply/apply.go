@@ -1,0 +1,172 @@
+// Package apply executes a plan against the drivers of each host. Hosts are
+// converged in parallel, each with bounded parallelism; phases run in the
+// plan's order (add before delete); a failed step does not stop the others.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+)
+
+// DefaultParallel is the number of steps run at once on one host: Docker
+// engines start containers fastest at about four at a time.
+const DefaultParallel = 4
+
+// Options tune Apply.
+type Options struct {
+	// Parallel bounds concurrent steps per host (default DefaultParallel).
+	Parallel int
+	Log      *slog.Logger
+}
+
+// Failure is a step that did not succeed.
+type Failure struct {
+	Step plan.Step `json:"step"`
+	Err  string    `json:"error"`
+	err  error
+}
+
+// Result is what Apply did.
+type Result struct {
+	Done     []plan.Step   `json:"done"`
+	Failed   []Failure     `json:"failed"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Err joins the failures, or nil.
+func (r Result) Err() error {
+	errs := make([]error, len(r.Failed))
+	for i, f := range r.Failed {
+		errs[i] = fmt.Errorf("%s %s %s on %s: %w", f.Step.Action, f.Step.Kind, f.Step.Name, f.Step.Host, f.err)
+	}
+	return errors.Join(errs...)
+}
+
+// Apply executes every step of p. hosts maps "site/host" to its drivers.
+// It returns what happened and the joined errors of the failed steps;
+// Skip steps are neither done nor failed. A cancelled ctx stops starting
+// new steps; steps under way finish or fail on their own.
+func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts Options) (Result, error) {
+	start := time.Now()
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	byHost := map[string][]plan.Step{}
+	var order []string
+	for _, s := range p.Steps {
+		if s.Action == plan.Skip {
+			continue
+		}
+		if _, seen := byHost[s.Host]; !seen {
+			order = append(order, s.Host)
+		}
+		byHost[s.Host] = append(byHost[s.Host], s)
+	}
+	var (
+		mu  sync.Mutex
+		res Result
+		wg  sync.WaitGroup
+	)
+	record := func(s plan.Step, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			res.Failed = append(res.Failed, Failure{Step: s, Err: err.Error(), err: err})
+			log.Warn("step failed", "host", s.Host, "kind", s.Kind, "name", s.Name, "action", s.Action, "err", err)
+			return
+		}
+		res.Done = append(res.Done, s)
+		log.Info("step done", "host", s.Host, "kind", s.Kind, "name", s.Name, "action", s.Action, "reason", s.Reason)
+	}
+	for _, key := range order {
+		h, ok := hosts[key]
+		steps := byHost[key]
+		if !ok {
+			for _, s := range steps {
+				record(s, fmt.Errorf("no drivers for host %s", key))
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runHost(ctx, h, steps, opts.Parallel, record)
+		}()
+	}
+	wg.Wait()
+	res.Duration = time.Since(start)
+	return res, res.Err()
+}
+
+// runHost runs one host's steps phase by phase; within a phase at most
+// parallel steps run at once.
+func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, parallel int, record func(plan.Step, error)) {
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].Phase == steps[i].Phase {
+			j++
+		}
+		sem := make(chan struct{}, parallel)
+		var wg sync.WaitGroup
+		for _, s := range steps[i:j] {
+			if ctx.Err() != nil {
+				record(s, fmt.Errorf("not started: %w", ctx.Err()))
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				record(s, run(ctx, h, s))
+			}()
+		}
+		wg.Wait()
+		i = j
+	}
+}
+
+// run executes one step through the host's drivers.
+func run(ctx context.Context, h drivers.Host, s plan.Step) error {
+	switch s.Kind {
+	case plan.KindContainer:
+		if s.Action == plan.Delete {
+			return h.Containers.Delete(ctx, s.Name)
+		}
+		return h.Containers.Ensure(ctx, *s.Container)
+	case plan.KindNetwork:
+		if s.Action == plan.Delete {
+			return h.Networks.Delete(ctx, s.Name)
+		}
+		return h.Networks.Ensure(ctx, *s.Network)
+	case plan.KindVolume:
+		if s.Action == plan.Delete {
+			return h.Volumes.Delete(ctx, s.Name)
+		}
+		return h.Volumes.Ensure(ctx, *s.Volume)
+	case plan.KindTunnel:
+		if h.Tunnels == nil {
+			return fmt.Errorf("tunnel %s: no tunnel driver on %s", s.Name, h.Name)
+		}
+		switch s.Action {
+		case plan.Delete:
+			return h.Tunnels.Delete(ctx, s.Name)
+		case plan.Replace:
+			if err := h.Tunnels.Delete(ctx, s.Name); err != nil {
+				return err
+			}
+		}
+		return h.Tunnels.Ensure(ctx, *s.Tunnel)
+	}
+	return fmt.Errorf("step kind %q: not executable", s.Kind)
+}

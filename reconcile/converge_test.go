@@ -1,0 +1,183 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/drivers/fake"
+	"github.com/rensei-dev/rensei/reconcile"
+	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+var now = time.Date(2027, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// randomTopology builds a valid topology: 3 sites of 1–2 hosts, 1–3
+// environments of 1–2 networks and 1–3 groups with random images, sizes,
+// placements and windows.
+func randomTopology(r *rand.Rand) *schema.Topology {
+	t := &schema.Topology{}
+	n := 1
+	for _, s := range []string{"campus", "cloud", "backup"} {
+		site := schema.Site{Name: s}
+		for h := 0; h < 1+r.IntN(2); h++ {
+			site.Hosts = append(site.Hosts, schema.Host{Name: fmt.Sprintf("h%d", h), Docker: "unix:///fake.sock", Underlay: fmt.Sprintf("198.18.0.%d", n)})
+			n++
+		}
+		t.Sites = append(t.Sites, site)
+	}
+	images := []string{"rensei/busybox:1", "rensei/busybox:2", "rensei/busybox:3"}
+	envNames := []string{"cs101", "spark", "hpc", "web"}
+	r.Shuffle(len(envNames), func(i, j int) { envNames[i], envNames[j] = envNames[j], envNames[i] })
+	for e, name := range envNames[:1+r.IntN(3)] {
+		env := schema.Environment{Name: name}
+		switch r.IntN(5) {
+		case 0:
+			env.Active = &schema.Window{Until: "2027-04-01"} // ended
+		case 1:
+			env.Active = &schema.Window{From: "2027-09-01"} // scheduled
+		}
+		for k := 0; k < 1+r.IntN(2); k++ {
+			nw := schema.Network{Name: fmt.Sprintf("net%d", k), Subnet: fmt.Sprintf("198.19.%d.0/24", e*4+k)}
+			if r.IntN(4) == 0 {
+				nw.MTU = 1400
+			}
+			env.Networks = append(env.Networks, nw)
+		}
+		for g := 0; g < 1+r.IntN(3); g++ {
+			grp := schema.Group{Name: fmt.Sprintf("g%d", g), Image: images[r.IntN(len(images))], Command: []string{"sleep", "infinity"}}
+			if r.IntN(2) == 0 {
+				grp.Replicas = 1 + r.IntN(5)
+			} else {
+				for m := 0; m < 1+r.IntN(6); m++ {
+					grp.Members = append(grp.Members, fmt.Sprintf("s%d", r.IntN(20)))
+				}
+				grp.Members = dedup(grp.Members)
+			}
+			if r.IntN(2) == 0 {
+				grp.Placement.Sites = []string{t.Sites[r.IntN(3)].Name}
+			}
+			if r.IntN(2) == 0 {
+				grp.Placement.Strategy = "pack"
+			}
+			grp.Networks = []schema.Attachment{{Network: env.Networks[r.IntN(len(env.Networks))].Name}}
+			if r.IntN(2) == 0 {
+				grp.Volumes = []schema.Volume{{Name: "home", Path: "/home"}}
+			}
+			env.Groups = append(env.Groups, grp)
+		}
+		t.Environments = append(t.Environments, env)
+	}
+	return t
+}
+
+func dedup(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// drift changes a host behind Rensei's back.
+func drift(r *rand.Rand, h *fake.Host, obs plan.HostState) {
+	switch r.IntN(4) {
+	case 0:
+		if len(obs.Containers) > 0 {
+			h.Remove("container", obs.Containers[r.IntN(len(obs.Containers))].Name)
+		}
+	case 1:
+		if len(obs.Containers) > 0 {
+			h.Stop(obs.Containers[r.IntN(len(obs.Containers))].Name)
+		}
+	case 2:
+		if len(obs.Tunnels) > 0 {
+			h.MutateTunnel(obs.Tunnels[r.IntN(len(obs.Tunnels))].Name, func(t *drivers.Tunnel) {
+				t.Bridge, t.MTU, t.Peers = "", 1300, t.Peers[:0]
+			})
+		}
+	case 3:
+		if len(obs.Tunnels) > 0 {
+			h.Remove("tunnel", obs.Tunnels[0].Name)
+		}
+	}
+}
+
+// TestConvergence drives fake hosts through random sequences of desired
+// states and drift: after every apply, a second plan must be empty.
+func TestConvergence(t *testing.T) {
+	ctx := context.Background()
+	for seed := uint64(1); seed <= 60; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, seed*7919))
+			fakes := map[string]*fake.Host{}
+			hosts := map[string]drivers.Host{}
+			for _, s := range []string{"campus", "cloud", "backup"} {
+				for h := 0; h < 2; h++ {
+					key := fmt.Sprintf("%s/h%d", s, h)
+					fakes[key] = fake.New(key)
+					hosts[key] = fakes[key].Drivers()
+					fakes[key].AddUnowned("someone-elses", "nginx")
+				}
+			}
+			for step := 0; step < 8; step++ {
+				topo := randomTopology(r)
+				if err := schema.Validate(topo); err != nil {
+					t.Fatalf("generator made an invalid topology: %v", err)
+				}
+				want, err := place.Place(topo, place.Options{Commit: fmt.Sprint(step), Now: now})
+				if err != nil {
+					t.Fatalf("place: %v", err)
+				}
+				live := map[string]drivers.Host{}
+				for _, h := range want.Hosts {
+					live[h.Key] = hosts[h.Key]
+				}
+				p := plan.Compute(want, reconcile.Observe(ctx, live))
+				if _, err := apply.Apply(ctx, p, live, apply.Options{}); err != nil {
+					t.Fatalf("step %d: apply: %v\nplan:\n%s", step, err, render(p))
+				}
+				again := plan.Compute(want, reconcile.Observe(ctx, live))
+				if !again.Empty() {
+					t.Fatalf("step %d: not converged, second plan:\n%s\nstate:\n%s", step, render(again), state(fakes))
+				}
+				for key, h := range fakes {
+					if !strings.Contains(h.Render(), "container someone-elses image=nginx running=true owned=false") {
+						t.Fatalf("%s: unowned container was touched:\n%s", key, h.Render())
+					}
+				}
+				obs := reconcile.Observe(ctx, live)
+				for key := range live {
+					drift(r, fakes[key], obs[key])
+				}
+			}
+		})
+	}
+}
+
+func render(p plan.Plan) string {
+	var b strings.Builder
+	for _, s := range p.Steps {
+		b.WriteString(s.String() + "\n")
+	}
+	return b.String()
+}
+
+func state(fakes map[string]*fake.Host) string {
+	var b strings.Builder
+	for _, h := range fakes {
+		b.WriteString(h.Render())
+	}
+	return b.String()
+}

@@ -1,0 +1,66 @@
+// Package reconcile ties Rensei's steps together: observe every host, plan,
+// apply. Each pass recomputes from scratch (level-triggered); events only
+// make the next pass start sooner.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+)
+
+// Observe lists the owned objects of every host in parallel, one list call
+// per kind per host. A host whose probe or any list fails is observed with
+// Err set, so its part of the plan is skipped while the others converge.
+func Observe(ctx context.Context, hosts map[string]drivers.Host) plan.Observed {
+	out := plan.Observed{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for key, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := observeHost(ctx, h)
+			mu.Lock()
+			out[key] = st
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func observeHost(ctx context.Context, h drivers.Host) plan.HostState {
+	var st plan.HostState
+	if h.Probe != nil {
+		st.Status = h.Probe(ctx)
+		if !st.Status.Reachable {
+			st.Err = fmt.Errorf("%s: %w: %s", h.Name, drivers.ErrUnreachable, st.Status.Error)
+			return st
+		}
+	}
+	var err error
+	if st.Containers, err = h.Containers.List(ctx); err != nil {
+		st.Err = fmt.Errorf("%s: list containers: %w", h.Name, err)
+		return st
+	}
+	if st.Networks, err = h.Networks.List(ctx); err != nil {
+		st.Err = fmt.Errorf("%s: list networks: %w", h.Name, err)
+		return st
+	}
+	if st.Volumes, err = h.Volumes.List(ctx); err != nil {
+		st.Err = fmt.Errorf("%s: list volumes: %w", h.Name, err)
+		return st
+	}
+	if h.Tunnels == nil {
+		st.NoTunnels = true
+		return st
+	}
+	if st.Tunnels, err = h.Tunnels.List(ctx); err != nil {
+		st.Err = fmt.Errorf("%s: list tunnels: %w", h.Name, err)
+	}
+	return st
+}

@@ -1,0 +1,205 @@
+package place
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// ContainerName is the Docker name of an instance.
+func ContainerName(env, group, instance string) string { return env + "_" + group + "_" + instance }
+
+// VolumeName is the Docker name of a volume: per instance, or per
+// environment (shared by its groups on each host).
+func VolumeName(env, group, instance string, v schema.Volume) string {
+	if v.Scope == "environment" {
+		return env + "_" + v.Name
+	}
+	return env + "_" + group + "_" + instance + "_" + v.Name
+}
+
+func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h *hostRef, nets map[string]*netPlacement) {
+	name := ContainerName(e.Name, g.Name, inst)
+	c := drivers.ContainerSpec{
+		Name:     name,
+		Hostname: g.Name + "-" + inst,
+		Image:    g.Image,
+		Command:  g.Command,
+		Restart:  g.Restart,
+		NanoCPUs: int64(g.Resources.CPUs * 1e9),
+	}
+	if c.Restart == "" {
+		c.Restart = schema.DefaultRestart
+	}
+	if m, err := schema.ParseBytes(g.Resources.Memory); err == nil {
+		c.Memory = m
+	}
+	env := map[string]string{
+		"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": inst,
+		"RENSEI_SITE": h.site, "RENSEI_HOST": h.spec.Name,
+	}
+	maps.Copy(env, g.Env)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		c.Env = append(c.Env, k+"="+env[k])
+	}
+	for _, a := range g.Networks {
+		np := nets[a.Network]
+		if np == nil {
+			continue // reported by validation
+		}
+		np.use(h, a.Address == "")
+		aliases := append([]string{g.Name, c.Hostname}, a.Aliases...)
+		c.Networks = append(c.Networks, drivers.NetworkAttach{Network: DockerNetwork(e.Name, a.Network), IPv4: a.Address, Aliases: aliases})
+	}
+	for _, v := range g.Volumes {
+		vol := VolumeName(e.Name, g.Name, inst, v)
+		c.Mounts = append(c.Mounts, drivers.Mount{Volume: vol, Target: v.Path, ReadOnly: v.ReadOnly})
+		labels := map[string]string{drivers.LabelEnv: e.Name, drivers.LabelVolume: v.Name}
+		if v.Scope != "environment" {
+			labels[drivers.LabelGroup] = g.Name
+			labels[drivers.LabelInstance] = inst
+		}
+		h.out.Volumes = append(h.out.Volumes, drivers.VolumeSpec{Name: vol, Labels: p.labels(labels, "")})
+	}
+	for _, f := range g.Files {
+		mode := int64(f.Mode)
+		if mode == 0 {
+			mode = 0o644
+		}
+		c.Files = append(c.Files, drivers.File{Path: f.Path, Content: f.Content, Mode: mode})
+	}
+	for _, port := range g.Ports {
+		proto := port.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		c.Ports = append(c.Ports, drivers.PortBinding{Container: port.Container, Host: port.Host, Protocol: proto})
+		if port.Host != 0 {
+			key := fmt.Sprintf("%s/%d", proto, port.Host)
+			if other, dup := h.ports[key]; dup {
+				p.problem(e.Source, "environment %q: group %q: host port %s on %s is also published by %s", e.Name, g.Name, key, h.key, other)
+			}
+			h.ports[key] = name
+		}
+	}
+	c.Labels = p.labels(map[string]string{
+		drivers.LabelEnv:        e.Name,
+		drivers.LabelGroup:      g.Name,
+		drivers.LabelInstance:   inst,
+		drivers.LabelSpecFields: fieldDigests(c),
+	}, specDigest(c))
+	h.out.Containers = append(h.out.Containers, c)
+}
+
+// labels adds the labels every owned object carries. The commit label is
+// not part of the spec hash: a new commit alone changes nothing.
+func (p *placer) labels(l map[string]string, hash string) map[string]string {
+	l[drivers.LabelManaged] = "true"
+	if hash != "" {
+		l[drivers.LabelSpecHash] = hash
+	}
+	if p.opts.Commit != "" {
+		l[drivers.LabelCommit] = p.opts.Commit
+	}
+	return l
+}
+
+// specDigest hashes a spec's JSON encoding, labels excluded (callers pass
+// specs whose Labels are still nil).
+func specDigest(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // specs are plain data
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// containerFields are the parts of a container spec a plan reports on.
+var containerFields = []struct {
+	name string
+	get  func(c drivers.ContainerSpec) any
+}{
+	{"image", func(c drivers.ContainerSpec) any { return c.Image }},
+	{"command", func(c drivers.ContainerSpec) any { return c.Command }},
+	{"env", func(c drivers.ContainerSpec) any { return c.Env }},
+	{"resources", func(c drivers.ContainerSpec) any { return []int64{c.NanoCPUs, c.Memory} }},
+	{"restart", func(c drivers.ContainerSpec) any { return c.Restart }},
+	{"networks", func(c drivers.ContainerSpec) any { return c.Networks }},
+	{"volumes", func(c drivers.ContainerSpec) any { return c.Mounts }},
+	{"files", func(c drivers.ContainerSpec) any { return c.Files }},
+	{"ports", func(c drivers.ContainerSpec) any { return c.Ports }},
+	{"hostname", func(c drivers.ContainerSpec) any { return c.Hostname }},
+}
+
+// fieldDigests renders "field=digest" pairs; the image is kept verbatim
+// so a plan can say "image changed: a → b".
+func fieldDigests(c drivers.ContainerSpec) string {
+	parts := make([]string, 0, len(containerFields))
+	for _, f := range containerFields {
+		v := f.get(c)
+		if s, ok := v.(string); ok && f.name == "image" {
+			parts = append(parts, "image="+s)
+			continue
+		}
+		parts = append(parts, f.name+"="+specDigest(v)[:8])
+	}
+	return strings.Join(parts, ";")
+}
+
+// ChangedFields compares two io.rensei.spec-fields labels and describes
+// what differs, e.g. "image changed: a → b; env changed".
+func ChangedFields(have, want string) string {
+	parse := func(s string) map[string]string {
+		m := map[string]string{}
+		for _, kv := range strings.Split(s, ";") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	h, w := parse(have), parse(want)
+	var out []string
+	for _, f := range containerFields {
+		if h[f.name] == w[f.name] {
+			continue
+		}
+		if f.name == "image" {
+			out = append(out, fmt.Sprintf("image changed: %s → %s", h[f.name], w[f.name]))
+		} else {
+			out = append(out, f.name+" changed")
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// finish emits networks and tunnels, runs the per-host checks and sorts.
+func (p *placer) finish() {
+	for _, np := range p.networks {
+		p.finishNetwork(np)
+	}
+	for _, key := range slices.Sorted(maps.Keys(p.hosts)) {
+		h := p.hosts[key]
+		p.checkOverlaps(h)
+		out := h.out
+		sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
+		sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
+		sort.Slice(out.Tunnels, func(i, j int) bool { return out.Tunnels[i].Name < out.Tunnels[j].Name })
+		out.Volumes = dedupVolumes(out.Volumes)
+	}
+}
+
+// dedupVolumes sorts volumes and keeps one of each environment-scoped volume.
+func dedupVolumes(vs []drivers.VolumeSpec) []drivers.VolumeSpec {
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	return slices.CompactFunc(vs, func(a, b drivers.VolumeSpec) bool { return a.Name == b.Name })
+}

@@ -1,0 +1,165 @@
+package place
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// VXLANPort is the UDP port of every tunnel (IANA's VXLAN port).
+const VXLANPort = 4789
+
+// Auto-allocated VNIs stay above this, leaving low numbers to people.
+const autoVNIBase = 1 << 12
+
+// netPlacement collects the hosts one overlay network lands on.
+type netPlacement struct {
+	env    *schema.Environment
+	net    *schema.Network
+	vni    int
+	mtu    int
+	static netip.Prefix
+	blocks []netip.Prefix
+	rate   uint64
+	hosts  map[string]*hostRef
+	count  map[string]int // dynamic addresses wanted per host
+}
+
+// DockerNetwork is the Docker network name of an environment's network.
+func DockerNetwork(env, network string) string { return env + "_" + network }
+
+// BridgeName is the Linux bridge of the Docker network carrying a VNI.
+func BridgeName(vni int) string { return "rs-br-" + strconv.Itoa(vni) }
+
+// TunnelName is the VXLAN device carrying a VNI.
+func TunnelName(vni int) string { return "rs-vx-" + strconv.Itoa(vni) }
+
+func (p *placer) network(e *schema.Environment, n *schema.Network) *netPlacement {
+	np := &netPlacement{env: e, net: n, vni: n.VNI, mtu: n.MTU, hosts: map[string]*hostRef{}, count: map[string]int{}}
+	if np.mtu == 0 {
+		np.mtu = schema.DefaultMTU
+	}
+	np.static, np.blocks, _ = n.Blocks() // validated
+	np.rate, _ = schema.ParseRate(n.Bandwidth)
+	if np.vni == 0 {
+		span := uint64(schema.MaxVNI - autoVNIBase)
+		v := autoVNIBase + int(hash64("vni\x00"+e.Name+"/"+n.Name)%span)
+		for p.vnis[v] != "" {
+			v++
+			if v > schema.MaxVNI {
+				v = autoVNIBase
+			}
+		}
+		np.vni = v
+		p.vnis[v] = e.Name + "/" + n.Name
+	}
+	p.networks = append(p.networks, np)
+	return np
+}
+
+// use records that an instance on h attaches to the network.
+func (np *netPlacement) use(h *hostRef, dynamic bool) {
+	np.hosts[h.key] = h
+	if dynamic {
+		np.count[h.key]++
+	}
+}
+
+// finish hands out per-host blocks and emits the networks and tunnels.
+func (p *placer) finishNetwork(np *netPlacement) {
+	keys := make([]string, 0, len(np.hosts))
+	for k := range np.hosts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	id := np.env.Name + "/" + np.net.Name
+	if len(keys) > len(np.blocks) {
+		p.problem(np.env.Source, "environment %q: network %q: spans %d hosts but its subnet %s has only %d host blocks (set a longer hostPrefix)",
+			np.env.Name, np.net.Name, len(keys), np.net.Subnet, len(np.blocks))
+		return
+	}
+	// A host's block depends on its own name (with probing), not on how many
+	// other hosts share the network, so adding a host rarely moves another.
+	taken := make([]bool, len(np.blocks))
+	for _, k := range keys {
+		i := int(hash64("block\x00"+id+"\x00"+k) % uint64(len(np.blocks)))
+		for taken[i] {
+			i = (i + 1) % len(np.blocks)
+		}
+		taken[i] = true
+		block := np.blocks[i]
+		size := 1 << (32 - block.Bits())
+		if want := np.count[k]; want > size-2 {
+			p.problem(np.env.Source, "environment %q: network %q: host %s needs %d addresses but its block %s holds %d (use a larger subnet or a shorter hostPrefix)",
+				np.env.Name, np.net.Name, k, want, block, size-2)
+		}
+		h := np.hosts[k]
+		spec := drivers.NetworkSpec{
+			Name:    DockerNetwork(np.env.Name, np.net.Name),
+			Bridge:  BridgeName(np.vni),
+			Subnet:  np.net.Subnet,
+			IPRange: block.String(),
+			Gateway: block.Addr().Next().String(),
+			MTU:     np.mtu,
+		}
+		spec.Labels = p.labels(map[string]string{
+			drivers.LabelEnv:     np.env.Name,
+			drivers.LabelNetwork: np.net.Name,
+		}, specDigest(spec))
+		h.out.Networks = append(h.out.Networks, spec)
+	}
+	if len(keys) < 2 {
+		return // a single-host network needs no tunnel
+	}
+	for _, k := range keys {
+		h := np.hosts[k]
+		if h.spec.Underlay == "" {
+			p.problem(np.env.Source, "environment %q: network %q spans %d hosts but host %s has no underlay address",
+				np.env.Name, np.net.Name, len(keys), k)
+			continue
+		}
+		var peers []string
+		for _, o := range keys {
+			if o != k && np.hosts[o].spec.Underlay != "" {
+				peers = append(peers, np.hosts[o].spec.Underlay)
+			}
+		}
+		sort.Strings(peers)
+		h.out.Tunnels = append(h.out.Tunnels, drivers.TunnelSpec{
+			Name:   TunnelName(np.vni),
+			VNI:    np.vni,
+			Local:  h.spec.Underlay,
+			Port:   VXLANPort,
+			Bridge: BridgeName(np.vni),
+			MTU:    np.mtu,
+			Peers:  peers,
+			Rate:   np.rate,
+			Owner:  id,
+		})
+	}
+}
+
+// checkOverlaps reports networks of different environments whose subnets
+// overlap on a host they share.
+func (p *placer) checkOverlaps(h *hostRef) {
+	type net struct {
+		env, name string
+		subnet    netip.Prefix
+	}
+	var nets []net
+	for _, n := range h.out.Networks {
+		nets = append(nets, net{n.Labels[drivers.LabelEnv], n.Labels[drivers.LabelNetwork], netip.MustParsePrefix(n.Subnet)})
+	}
+	for i := range nets {
+		for j := i + 1; j < len(nets); j++ {
+			a, b := nets[i], nets[j]
+			if a.subnet.Overlaps(b.subnet) {
+				p.problem(p.envSrc[b.env], "environment %q: network %q (%s) overlaps network %s/%s (%s) on shared host %s",
+					b.env, b.name, b.subnet, a.env, a.name, a.subnet, h.key)
+			}
+		}
+	}
+}

@@ -1,0 +1,313 @@
+// Package place turns a validated topology into the desired state of every
+// host: which containers, networks, volumes and tunnels each one carries.
+// It is pure and deterministic (a function of the topology and the time
+// given), so agents on different hosts agree without talking. Spread
+// placement uses weighted rendezvous hashing: adding a member to a group
+// moves no other instance while hosts have room.
+package place
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// Options are the inputs besides the topology.
+type Options struct {
+	// Commit is the config revision, recorded in the io.rensei.commit label.
+	Commit string
+	// Now decides which environments are inside their active window.
+	Now time.Time
+}
+
+// Desired is the desired state of every host of the topology.
+type Desired struct {
+	Commit       string      `json:"commit,omitempty"`
+	Hosts        []Host      `json:"hosts"`
+	Environments []EnvStatus `json:"environments"`
+}
+
+// Host is the desired state of one host. Every slice is sorted by name.
+type Host struct {
+	Key        string                  `json:"key"` // "site/host"
+	Site       string                  `json:"site"`
+	Spec       schema.Host             `json:"spec"`
+	Containers []drivers.ContainerSpec `json:"containers"`
+	Networks   []drivers.NetworkSpec   `json:"networks"`
+	Volumes    []drivers.VolumeSpec    `json:"volumes"`
+	Tunnels    []drivers.TunnelSpec    `json:"tunnels"`
+}
+
+// State says whether an environment is inside its active window.
+type State string
+
+const (
+	Active    State = "active"
+	Scheduled State = "scheduled" // before its window: nothing is created yet
+	Ended     State = "ended"     // after its window: torn down, volumes kept
+)
+
+// EnvStatus is an environment's state at Options.Now.
+type EnvStatus struct {
+	Name  string    `json:"name"`
+	State State     `json:"state"`
+	From  time.Time `json:"from,omitzero"`
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Host returns the desired state of the host with that key, or nil.
+func (d *Desired) Host(key string) *Host {
+	i := sort.Search(len(d.Hosts), func(i int) bool { return d.Hosts[i].Key >= key })
+	if i < len(d.Hosts) && d.Hosts[i].Key == key {
+		return &d.Hosts[i]
+	}
+	return nil
+}
+
+// Env returns the status of the environment of that name.
+func (d *Desired) Env(name string) (EnvStatus, bool) {
+	for _, e := range d.Environments {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return EnvStatus{}, false
+}
+
+// Place computes the desired state of every host. It returns
+// schema.Problems for what only placement can find: groups that exceed the
+// capacity of their sites, overlapping subnets on a shared host, a host
+// without an underlay address on a multi-host network, host ports used
+// twice on one host, more hosts on a network than it has address blocks.
+func Place(t *schema.Topology, opts Options) (*Desired, error) {
+	p := newPlacer(t, opts)
+	for i := range t.Environments {
+		p.env(&t.Environments[i])
+	}
+	p.finish()
+	if len(p.problems) > 0 {
+		return nil, p.problems.Err()
+	}
+	return p.out, nil
+}
+
+// hostRef is a host during placement, with what is left of its capacity.
+type hostRef struct {
+	key  string
+	site string
+	spec schema.Host
+	out  *Host
+
+	cpus, memory float64 // remaining; +Inf when undeclared
+	containers   int     // remaining; -1 when undeclared
+	weight       float64
+	ports        map[string]string // "tcp/8080" → container
+}
+
+type placer struct {
+	opts     Options
+	topo     *schema.Topology
+	out      *Desired
+	hosts    map[string]*hostRef
+	bySite   map[string][]*hostRef
+	problems schema.Problems
+
+	envSrc   map[string]schema.Source
+	vnis     map[int]string // VNI → env/network, for allocation
+	networks []*netPlacement
+}
+
+func newPlacer(t *schema.Topology, opts Options) *placer {
+	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{}, bySite: map[string][]*hostRef{}, vnis: map[int]string{}}
+	for _, s := range t.Sites {
+		for _, h := range s.Hosts {
+			key := s.Name + "/" + h.Name
+			p.out.Hosts = append(p.out.Hosts, Host{Key: key, Site: s.Name, Spec: h})
+		}
+	}
+	sort.Slice(p.out.Hosts, func(i, j int) bool { return p.out.Hosts[i].Key < p.out.Hosts[j].Key })
+	for i := range p.out.Hosts {
+		h := &p.out.Hosts[i]
+		r := &hostRef{key: h.Key, site: h.Site, spec: h.Spec, out: h, cpus: math.Inf(1), memory: math.Inf(1), containers: -1, weight: 1, ports: map[string]string{}}
+		if c := h.Spec.Capacity; c != nil {
+			if c.CPUs > 0 {
+				r.cpus, r.weight = c.CPUs, c.CPUs
+			}
+			if m, err := schema.ParseBytes(c.Memory); err == nil && m > 0 {
+				r.memory = float64(m)
+			}
+			if c.Containers > 0 {
+				r.containers = c.Containers
+			}
+		}
+		p.hosts[h.Key] = r
+		p.bySite[h.Site] = append(p.bySite[h.Site], r)
+	}
+	// Explicit VNIs are taken first so allocated ones never collide with them.
+	for _, e := range t.Environments {
+		for _, n := range e.Networks {
+			if n.VNI != 0 {
+				p.vnis[n.VNI] = e.Name + "/" + n.Name
+			}
+		}
+	}
+	return p
+}
+
+func (p *placer) problem(src schema.Source, format string, args ...any) {
+	p.problems = append(p.problems, schema.Problem{File: src.File, Line: src.Line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *placer) env(e *schema.Environment) {
+	st := EnvStatus{Name: e.Name, State: Active}
+	from, until, _ := e.Active.Bounds()
+	st.From, st.Until = from, until
+	switch {
+	case !from.IsZero() && p.opts.Now.Before(from):
+		st.State = Scheduled
+	case !until.IsZero() && !p.opts.Now.Before(until):
+		st.State = Ended
+	}
+	p.out.Environments = append(p.out.Environments, st)
+	p.envSrc[e.Name] = e.Source
+	if st.State != Active {
+		return
+	}
+	nets := map[string]*netPlacement{}
+	for i := range e.Networks {
+		np := p.network(e, &e.Networks[i])
+		nets[np.net.Name] = np
+	}
+	for i := range e.Groups {
+		p.group(e, &e.Groups[i], nets)
+	}
+}
+
+// eligible returns the hosts a group may use, sorted by key.
+func (p *placer) eligible(g *schema.Group) []*hostRef {
+	sites := g.Placement.Sites
+	if len(sites) == 0 {
+		for _, s := range p.topo.Sites {
+			sites = append(sites, s.Name)
+		}
+	}
+	var out []*hostRef
+	for _, s := range sites {
+		for _, h := range p.bySite[s] {
+			if schema.HostMatches(h.spec, g.Placement.HostLabels) {
+				out = append(out, h)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+// rank orders hosts by weighted rendezvous score for key, best first.
+func rank(key string, hosts []*hostRef) []*hostRef {
+	type scored struct {
+		h     *hostRef
+		score float64
+	}
+	s := make([]scored, len(hosts))
+	for i, h := range hosts {
+		// u in (0,1); -w/ln(u) is the weighted rendezvous score.
+		u := (float64(hash64(key+"\x00"+h.key)>>11) + 0.5) / (1 << 53)
+		s[i] = scored{h, -h.weight / math.Log(u)}
+	}
+	sort.SliceStable(s, func(i, j int) bool {
+		if s[i].score != s[j].score {
+			return s[i].score > s[j].score
+		}
+		return s[i].h.key < s[j].h.key
+	})
+	out := make([]*hostRef, len(s))
+	for i := range s {
+		out[i] = s[i].h
+	}
+	return out
+}
+
+// take reserves an instance's resources on h if they fit.
+func (h *hostRef) take(cpus, memory float64) bool {
+	if h.cpus < cpus || h.memory < memory || h.containers == 0 {
+		return false
+	}
+	h.cpus -= cpus
+	h.memory -= memory
+	if h.containers > 0 {
+		h.containers--
+	}
+	return true
+}
+
+func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*netPlacement) {
+	hosts := p.eligible(g)
+	if len(hosts) == 0 {
+		return // reported by validation
+	}
+	cpus := g.Resources.CPUs
+	mem := 0.0
+	if m, err := schema.ParseBytes(g.Resources.Memory); err == nil {
+		mem = float64(m)
+	}
+	var packOrder []*hostRef
+	if g.Placement.Strategy == "pack" {
+		packOrder = rank(e.Name+"/"+g.Name, hosts)
+	}
+	unplaced := 0
+	for _, inst := range g.Instances() {
+		order := packOrder
+		if order == nil {
+			order = rank(e.Name+"/"+g.Name+"/"+inst, hosts)
+		}
+		var chosen *hostRef
+		for _, h := range order {
+			if h.take(cpus, mem) {
+				chosen = h
+				break
+			}
+		}
+		if chosen == nil {
+			unplaced++
+			continue
+		}
+		p.instance(e, g, inst, chosen, nets)
+	}
+	if unplaced > 0 {
+		var sites []string
+		for _, h := range hosts {
+			sites = append(sites, h.key)
+		}
+		p.problem(e.Source, "environment %q: group %q: %d of %d instances exceed the declared capacity of %s (each needs cpus %v, memory %s)",
+			e.Name, g.Name, unplaced, len(g.Instances()), strings.Join(sites, ", "), cpus, orDash(g.Resources.Memory))
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// hash64 is FNV-1a: stable across releases and platforms, which placement needs.
+func hash64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	// FNV's low bits mix poorly for short keys; finish with a 64-bit mixer.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
