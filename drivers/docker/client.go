@@ -1,0 +1,194 @@
+// Package docker implements Rensei's container, network and volume drivers
+// against one Docker engine. It lists only objects labelled
+// io.rensei.managed=true, never modifies or removes anything else, and maps
+// engine failures onto the sentinels of package drivers (ErrNotFound,
+// ErrNotOwned, ErrUnreachable, ErrImageMissing) so callers use errors.Is.
+//
+// One Driver serves one host and is safe for concurrent use.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/rensei-dev/rensei/drivers"
+)
+
+// TLSFiles names the PEM files used to reach a tcp:// endpoint over TLS.
+type TLSFiles struct {
+	CA   string // CA certificate that signed the engine's certificate
+	Cert string // client certificate
+	Key  string // client key
+}
+
+// Driver talks to one Docker engine on behalf of one host.
+type Driver struct {
+	cli  *client.Client
+	host string // "site/host", used in errors and logs
+	log  *slog.Logger
+}
+
+// New returns a driver for the engine at endpoint, which is one of
+// unix:///path/to/docker.sock, tcp://host:port (with TLS when tls is not nil)
+// or ssh://[user@]host[:port] (through the ssh command running
+// `docker system dial-stdio` on the remote side). host is the "site/host"
+// name that errors and log lines carry. New does not contact the engine; use
+// Probe for that. A nil log discards.
+func New(endpoint string, tls *TLSFiles, host string, log *slog.Logger) (*Driver, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: docker endpoint %q: %w", host, endpoint, err)
+	}
+	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	switch u.Scheme {
+	case "unix":
+		opts = append(opts, client.WithHost(endpoint))
+	case "tcp":
+		opts = append(opts, client.WithHost(endpoint))
+		if tls != nil {
+			opts = append(opts, client.WithTLSClientConfig(tls.CA, tls.Cert, tls.Key))
+		}
+	case "ssh":
+		args, err := sshArgs(u)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: docker endpoint %q: %w", host, endpoint, err)
+		}
+		// The URL host is a placeholder: every connection is a fresh ssh
+		// process, so what the HTTP client thinks it dials does not matter.
+		opts = append(opts,
+			client.WithHost("http://docker.example.com"),
+			client.WithDialContext(sshDialer(args)))
+	default:
+		return nil, fmt.Errorf("host %s: docker endpoint %q: scheme must be unix, tcp or ssh", host, endpoint)
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: docker client: %w", host, err)
+	}
+	return &Driver{cli: cli, host: host, log: log.With("host", host)}, nil
+}
+
+// Close releases the client's idle connections (and ssh processes).
+func (d *Driver) Close() error { return d.cli.Close() }
+
+// Containers returns the driver's view of the host's containers.
+func (d *Driver) Containers() Containers { return Containers{d: d} }
+
+// Networks returns the driver's view of the host's bridge networks.
+func (d *Driver) Networks() Networks { return Networks{d: d} }
+
+// Volumes returns the driver's view of the host's named volumes.
+func (d *Driver) Volumes() Volumes { return Volumes{d: d} }
+
+// Host bundles the driver as a drivers.Host. Tunnels is nil: VXLAN devices
+// belong to package netlink.
+func (d *Driver) Host() drivers.Host {
+	return drivers.Host{
+		Name:       d.host,
+		Containers: d.Containers(),
+		Networks:   d.Networks(),
+		Volumes:    d.Volumes(),
+		Probe:      d.Probe,
+	}
+}
+
+// probeTimeout bounds a probe whose context has no deadline, so a hung ssh
+// connection cannot stall the caller.
+const probeTimeout = 10 * time.Second
+
+// Probe pings the engine and reads its version. It never fails: an engine
+// that cannot be reached gives Reachable false and the reason in Error.
+// UnderlayFound and VXLAN are left for the netlink driver to fill.
+func (d *Driver) Probe(ctx context.Context) drivers.HostStatus {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+	}
+	if _, err := d.cli.Ping(ctx); err != nil {
+		return drivers.HostStatus{Error: d.fail("engine", "", "ping", err).Error()}
+	}
+	v, err := d.cli.ServerVersion(ctx)
+	if err != nil {
+		return drivers.HostStatus{Error: d.fail("engine", "", "version", err).Error()}
+	}
+	return drivers.HostStatus{Reachable: true, DockerVersion: v.Version}
+}
+
+// fail builds the error for action on the object kind/name: it leads with
+// the noun, names the host, and wraps the sentinel the engine error means.
+func (d *Driver) fail(kind, name, action string, err error) error {
+	noun := kind
+	if name != "" {
+		noun = kind + " " + name
+	}
+	return fmt.Errorf("%s on %s: %s: %w", noun, d.host, action, classify(err))
+}
+
+// classify wraps err with the drivers sentinel it stands for, if any.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, drivers.ErrNotFound), errors.Is(err, drivers.ErrUnreachable),
+		errors.Is(err, drivers.ErrNotOwned), errors.Is(err, drivers.ErrImageMissing):
+		return err
+	case cerrdefs.IsNotFound(err):
+		return fmt.Errorf("%w: %w", drivers.ErrNotFound, err)
+	case unreachable(err):
+		return fmt.Errorf("%w: %w", drivers.ErrUnreachable, err)
+	}
+	return err
+}
+
+// unreachable reports whether err means the engine could not be talked to at
+// all (as opposed to the engine refusing a request).
+func unreachable(err error) bool {
+	if client.IsErrConnectionFailed(err) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	var dial *sshError
+	return errors.As(err, &dial)
+}
+
+// isNotFound reports whether an engine error means the object is absent.
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// owned reports whether labels mark an object as Rensei's.
+func owned(labels map[string]string) bool { return labels[drivers.LabelManaged] == "true" }
+
+// ownedLabels returns a copy of labels that certainly carries the managed
+// label, so nothing Rensei creates can later be mistaken for a foreign object.
+func ownedLabels(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(labels)+1)
+	for k, v := range labels {
+		out[k] = v
+	}
+	out[drivers.LabelManaged] = "true"
+	return out
+}
+
+// notOwned is the error for an object of that name that Rensei must not touch.
+func (d *Driver) notOwned(kind, name, action string) error {
+	return fmt.Errorf("%s %s on %s: %s: %w (no label %s=true)",
+		kind, name, d.host, action, drivers.ErrNotOwned, drivers.LabelManaged)
+}
+
+// managedFilter selects the objects Rensei owns in one list call.
+func managedFilter() filters.Args {
+	return filters.NewArgs(filters.Arg("label", drivers.LabelManaged+"=true"))
+}

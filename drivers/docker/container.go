@@ -1,0 +1,203 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/rensei-dev/rensei/drivers"
+)
+
+// Containers implements drivers.Containers on one engine.
+type Containers struct{ d *Driver }
+
+var _ drivers.Containers = Containers{}
+
+// cleanupTimeout bounds the removal of a half-made container, which runs
+// even when the caller's context has ended.
+const cleanupTimeout = 30 * time.Second
+
+// List returns the owned containers, running or not, in one API call.
+func (c Containers) List(ctx context.Context) ([]drivers.Container, error) {
+	list, err := c.d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter()})
+	if err != nil {
+		return nil, c.d.fail("containers", "", "list", err)
+	}
+	out := make([]drivers.Container, 0, len(list))
+	for _, s := range list {
+		ctr := drivers.Container{
+			ID:      s.ID,
+			Image:   s.Image,
+			Running: s.State == container.StateRunning,
+			Labels:  s.Labels,
+		}
+		if len(s.Names) > 0 {
+			ctr.Name = strings.TrimPrefix(s.Names[0], "/")
+		}
+		if s.NetworkSettings != nil && len(s.NetworkSettings.Networks) > 0 {
+			ctr.Networks = make(map[string]string, len(s.NetworkSettings.Networks))
+			for name, ep := range s.NetworkSettings.Networks {
+				if ep != nil {
+					ctr.Networks[name] = ep.IPAddress
+				}
+			}
+		}
+		out = append(out, ctr)
+	}
+	return out, nil
+}
+
+// Ensure makes the container exist with spec and run. An owned container
+// with the same spec hash is started if stopped (unpaused if paused) and
+// otherwise left alone; one with another hash is removed and recreated. A
+// container of that name without the managed label is left untouched and
+// ErrNotOwned returned. A missing image is pulled (bounded by pullTimeout);
+// when that fails the error wraps ErrImageMissing. Idempotent.
+func (c Containers) Ensure(ctx context.Context, spec drivers.ContainerSpec) error {
+	cur, found, err := c.inspect(ctx, spec.Name)
+	if err != nil {
+		return c.d.fail("container", spec.Name, "inspect", err)
+	}
+	if found {
+		if !owned(cur.Config.Labels) {
+			return c.d.notOwned("container", spec.Name, "ensure")
+		}
+		// A container still in "created" was never started: it may be the
+		// leftover of an Ensure that died between create and start, missing
+		// its files or networks, so it is recreated rather than trusted. A
+		// "dead" one (failed removal) cannot be started at all.
+		same := cur.Config.Labels[drivers.LabelSpecHash] == spec.SpecHash() &&
+			cur.State.Status != container.StateCreated && cur.State.Status != container.StateDead
+		switch {
+		case same && cur.State.Paused:
+			if err := c.d.cli.ContainerUnpause(ctx, cur.ID); err != nil {
+				return c.d.fail("container", spec.Name, "unpause", err)
+			}
+			c.d.log.Info("container unpaused", "kind", "container", "name", spec.Name, "action", "unpause")
+			return nil
+		case same && cur.State.Running:
+			return nil
+		case same:
+			if err := c.d.cli.ContainerStart(ctx, cur.ID, container.StartOptions{}); err != nil {
+				return c.d.fail("container", spec.Name, "start", err)
+			}
+			c.d.log.Info("container started", "kind", "container", "name", spec.Name, "action", "start")
+			return nil
+		}
+		if err := c.remove(ctx, cur.ID); err != nil {
+			return c.d.fail("container", spec.Name, "replace: remove", err)
+		}
+		c.d.log.Info("container removed for replacement", "kind", "container", "name", spec.Name,
+			"action", "replace", "old", cur.Config.Labels[drivers.LabelSpecHash], "new", spec.SpecHash())
+	}
+	return c.create(ctx, spec)
+}
+
+// create creates, prepares and starts a container. Whatever fails after the
+// create call, the half-made container is removed so that no owned but
+// broken object stays behind for the next pass to trust.
+func (c Containers) create(ctx context.Context, spec drivers.ContainerSpec) error {
+	// Build the files first: a bad path fails before anything is created.
+	archive, err := filesTar(spec.Files, time.Now())
+	if err != nil {
+		return c.d.fail("container", spec.Name, "files", err)
+	}
+	cfg, hostCfg, netCfg := containerConfig(spec)
+	resp, err := c.d.cli.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
+	if err != nil && isNotFound(err) {
+		// Create says "not found" for a missing network too; pull only
+		// when the image is what is missing.
+		if _, ierr := c.d.cli.ImageInspect(ctx, spec.Image); isNotFound(ierr) {
+			if perr := c.d.pull(ctx, spec.Name, spec.Image); perr != nil {
+				return perr
+			}
+			resp, err = c.d.cli.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
+		}
+	}
+	if err != nil {
+		return c.d.fail("container", spec.Name, "create", err)
+	}
+	if err := c.prepareAndStart(ctx, resp.ID, spec, archive); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := c.remove(cctx, resp.ID); rerr != nil {
+			c.d.log.Warn("container: remove half-made container", "kind", "container",
+				"name", spec.Name, "action", "create", "err", rerr)
+		}
+		return err
+	}
+	c.d.log.Info("container created", "kind", "container", "name", spec.Name, "action", "create", "id", shortID(resp.ID))
+	return nil
+}
+
+// prepareAndStart connects the remaining networks, places the files and
+// starts the container, in that order: the process must see both at start.
+func (c Containers) prepareAndStart(ctx context.Context, id string, spec drivers.ContainerSpec, archive []byte) error {
+	for _, att := range spec.Networks[min(1, len(spec.Networks)):] {
+		if err := c.d.cli.NetworkConnect(ctx, att.Network, id, endpoint(att)); err != nil {
+			return c.d.fail("container", spec.Name, "connect network "+att.Network, err)
+		}
+	}
+	if err := c.d.copyFiles(ctx, id, archive); err != nil {
+		return c.d.fail("container", spec.Name, "copy files", err)
+	}
+	if err := c.d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return c.d.fail("container", spec.Name, "start", err)
+	}
+	return nil
+}
+
+// Delete removes an owned container, killing it first if it runs (busybox
+// sh as PID 1 ignores SIGTERM, so a graceful stop would only wait out the
+// timeout). Volumes are never removed. Already gone is not an error; a
+// container of that name that is not owned gives ErrNotOwned.
+func (c Containers) Delete(ctx context.Context, name string) error {
+	cur, found, err := c.inspect(ctx, name)
+	if err != nil {
+		return c.d.fail("container", name, "inspect", err)
+	}
+	if !found {
+		return nil
+	}
+	if !owned(cur.Config.Labels) {
+		return c.d.notOwned("container", name, "delete")
+	}
+	if err := c.remove(ctx, cur.ID); err != nil {
+		return c.d.fail("container", name, "remove", err)
+	}
+	c.d.log.Info("container deleted", "kind", "container", "name", name, "action", "delete")
+	return nil
+}
+
+// inspect looks a container up by exact name. The engine also resolves ID
+// prefixes, so a hit whose name differs counts as not found: a name must
+// never select some other container by its ID.
+func (c Containers) inspect(ctx context.Context, name string) (container.InspectResponse, bool, error) {
+	cur, err := c.d.cli.ContainerInspect(ctx, name)
+	switch {
+	case isNotFound(err):
+		return cur, false, nil
+	case err != nil:
+		return cur, false, err
+	case cur.ContainerJSONBase == nil || cur.Config == nil:
+		return cur, false, fmt.Errorf("inspect %s: incomplete answer", name)
+	case strings.TrimPrefix(cur.Name, "/") != name:
+		return cur, false, nil
+	}
+	return cur, true, nil
+}
+
+// remove force-removes a container by ID, keeping its volumes. Already gone
+// is success.
+func (c Containers) remove(ctx context.Context, id string) error {
+	err := c.d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func shortID(id string) string { return id[:min(12, len(id))] }

@@ -1,0 +1,152 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// sshArgs turns ssh://[user@]host[:port] into the arguments of the ssh
+// command that connects to the remote engine's API on stdin/stdout.
+func sshArgs(u *url.URL) ([]string, error) {
+	if u.Hostname() == "" {
+		return nil, errors.New("ssh endpoint needs a host")
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, errors.New("ssh endpoint takes no path")
+	}
+	// BatchMode: never prompt, a daemon has no terminal. ConnectTimeout: an
+	// unreachable host fails like a refused connection instead of hanging.
+	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10"}
+	if u.User != nil && u.User.Username() != "" {
+		args = append(args, "-l", u.User.Username())
+	}
+	if p := u.Port(); p != "" {
+		args = append(args, "-p", p)
+	}
+	return append(args, "--", u.Hostname(), "docker", "system", "dial-stdio"), nil
+}
+
+// sshError is a failure to start or talk through the ssh process; it means
+// the engine is unreachable.
+type sshError struct{ err error }
+
+func (e *sshError) Error() string { return "ssh: " + e.err.Error() }
+func (e *sshError) Unwrap() error { return e.err }
+
+// sshDialer returns a DialContext that starts one ssh process per
+// connection. The process is not tied to ctx: the HTTP transport keeps
+// connections alive beyond the request that dialed them.
+func sshDialer(args []string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command("ssh", args...)
+		c := &cmdConn{cmd: cmd}
+		cmd.Stderr = &c.stderr
+		var err error
+		if c.stdin, err = cmd.StdinPipe(); err != nil {
+			return nil, &sshError{err}
+		}
+		if c.stdout, err = cmd.StdoutPipe(); err != nil {
+			return nil, &sshError{err}
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, &sshError{err}
+		}
+		return c, nil
+	}
+}
+
+// cmdConn is a net.Conn over the stdin and stdout of a command.
+// Deadlines are not supported; the HTTP client relies on contexts instead.
+type cmdConn struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	stderr lockedBuffer
+	once   sync.Once
+}
+
+func (c *cmdConn) Read(p []byte) (int, error) {
+	n, err := c.stdout.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, c.wrap(err)
+	}
+	if errors.Is(err, io.EOF) && n == 0 {
+		if msg := c.stderr.String(); msg != "" {
+			return 0, &sshError{fmt.Errorf("%w: %s", io.ErrUnexpectedEOF, msg)}
+		}
+	}
+	return n, err
+}
+
+func (c *cmdConn) Write(p []byte) (int, error) {
+	n, err := c.stdin.Write(p)
+	if err != nil {
+		return n, c.wrap(err)
+	}
+	return n, nil
+}
+
+// Close ends the ssh process; it is safe to call more than once.
+func (c *cmdConn) Close() error {
+	c.once.Do(func() {
+		_ = c.stdin.Close()
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	})
+	return nil
+}
+
+func (c *cmdConn) wrap(err error) error {
+	if msg := c.stderr.String(); msg != "" {
+		return &sshError{fmt.Errorf("%w: %s", err, msg)}
+	}
+	return &sshError{err}
+}
+
+func (c *cmdConn) LocalAddr() net.Addr                { return cmdAddr{} }
+func (c *cmdConn) RemoteAddr() net.Addr               { return cmdAddr{} }
+func (c *cmdConn) SetDeadline(t time.Time) error      { return nil }
+func (c *cmdConn) SetReadDeadline(t time.Time) error  { return nil }
+func (c *cmdConn) SetWriteDeadline(t time.Time) error { return nil }
+
+type cmdAddr struct{}
+
+func (cmdAddr) Network() string { return "ssh" }
+func (cmdAddr) String() string  { return "ssh" }
+
+// lockedBuffer keeps the last few KiB of the command's stderr for errors;
+// exec writes it from its own goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+const stderrKeep = 4 << 10
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if b.buf.Len() > stderrKeep {
+		b.buf.Next(b.buf.Len() - stderrKeep)
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.TrimSpace(b.buf.String())
+}
