@@ -1,0 +1,53 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// symbols mark each action in text output, as Terraform does.
+var symbols = map[Action]string{Create: "+", Replace: "±", Update: "~", Delete: "-", Skip: "="}
+
+// ANSI colours per action, used only when writing to a terminal.
+var colours = map[Action]string{Create: "\x1b[32m", Replace: "\x1b[35m", Update: "\x1b[33m", Delete: "\x1b[31m", Skip: "\x1b[2m"}
+
+const reset = "\x1b[0m"
+
+// Render writes the plan as text: steps grouped by host, one a line, then
+// a summary line. colour adds ANSI colours.
+func Render(w io.Writer, p Plan, colour bool) error {
+	var b strings.Builder
+	host := ""
+	for _, s := range p.Steps {
+		if s.Host != host {
+			host = s.Host
+			fmt.Fprintf(&b, "%s\n", host)
+		}
+		line := fmt.Sprintf("  %s %-9s %s: %s", symbols[s.Action], s.Kind, s.Name, s.Reason)
+		if colour {
+			line = colours[s.Action] + line + reset
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString(Summary(p) + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Summary counts the steps by action: "Plan: 2 to create, 1 to delete."
+func Summary(p Plan) string {
+	n := map[Action]int{}
+	for _, s := range p.Steps {
+		n[s.Action]++
+	}
+	if p.Empty() {
+		msg := "No changes: every host is converged."
+		if n[Skip] > 0 {
+			msg += fmt.Sprintf(" (%d skipped)", n[Skip])
+		}
+		return msg
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to replace, %d to update, %d to delete, %d skipped.",
+		n[Create], n[Replace], n[Update], n[Delete], n[Skip])
+}
