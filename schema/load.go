@@ -81,7 +81,7 @@ func (l *loader) load(fsys fs.FS) *Topology {
 		for _, raw := range l.evaluate(vm, f) {
 			var s Site
 			if l.decode(f, raw, &s) {
-				s.Source = Source{File: f, Line: findLine(l.im.source(f), s.Name)}
+				s.Source = Source{File: f, Line: findLine(l.im.source(f), s.Name, "name")}
 				topo.Sites = append(topo.Sites, s)
 			}
 		}
@@ -90,7 +90,7 @@ func (l *loader) load(fsys fs.FS) *Topology {
 		for _, raw := range l.evaluate(vm, f) {
 			var e Environment
 			if l.decode(f, raw, &e) {
-				e.Source = Source{File: f, Line: findLine(l.im.source(f), e.Name)}
+				e.Source = Source{File: f, Line: findLine(l.im.source(f), e.Name, "name")}
 				topo.Environments = append(topo.Environments, e)
 			}
 		}

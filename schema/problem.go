@@ -74,35 +74,63 @@ type reporter struct {
 	out     Problems
 }
 
-// at records a problem for an object defined in src. The line is the first
-// line of the file mentioning the first needle found (most specific first);
-// path is the JSON path used where no line is found.
-func (r *reporter) at(src Source, path string, needles []string, format string, args ...any) {
+// at records a problem for an object defined in src. Jsonnet's output has
+// no positions, so the line is found in the source text: anchors (the
+// names of the enclosing objects, outermost first) narrow the search to
+// the object, then the first needle found after the anchor gives the line;
+// when no needle is found the innermost anchor's line is used. path is the
+// JSON path, printed where no line is known.
+func (r *reporter) at(src Source, path string, anchors, needles []string, format string, args ...any) {
 	p := Problem{File: src.File, Line: src.Line, Path: path, Msg: fmt.Sprintf(format, args...)}
-	if line := findLine(r.sources[src.File], needles...); line > 0 {
+	if line := locate(r.sources[src.File], anchors, needles); line > 0 {
 		p.Line = line
 	}
 	r.out = append(r.out, p)
 }
 
-// findLine returns the 1-based number of the first line that mentions a
-// needle as a quoted string or a field name, trying needles in order; 0 when
-// none appears. Jsonnet's output has no positions, so this is how a value
-// in the evaluated topology is traced back to the line that wrote it.
-func findLine(src []byte, needles ...string) int {
-	if len(src) == 0 {
-		return 0
-	}
+// locate returns the 1-based line for anchors and needles (see at), or 0.
+func locate(src []byte, anchors, needles []string) int {
 	text := string(src)
+	pos, found := 0, -1
+	for _, a := range anchors {
+		if i := indexFrom(text, pos, a); i >= 0 {
+			pos, found = i, i
+		}
+	}
 	for _, n := range needles {
-		if n == "" {
-			continue
+		if i := indexFrom(text, pos, n); i >= 0 {
+			return strings.Count(text[:i], "\n") + 1
 		}
-		for _, form := range []string{"'" + n + "'", `"` + n + `"`, n + ":", n + " :"} {
-			if i := strings.Index(text, form); i >= 0 {
-				return strings.Count(text[:i], "\n") + 1
-			}
+	}
+	for _, n := range needles {
+		if i := indexFrom(text, 0, n); i >= 0 {
+			return strings.Count(text[:i], "\n") + 1
 		}
+	}
+	if found >= 0 {
+		return strings.Count(text[:found], "\n") + 1
 	}
 	return 0
+}
+
+// indexFrom finds needle at or after start as a quoted string or a field
+// name; -1 when absent.
+func indexFrom(text string, start int, needle string) int {
+	if needle == "" || start > len(text) {
+		return -1
+	}
+	best := -1
+	for _, form := range []string{"'" + needle + "'", `"` + needle + `"`, needle + ":", needle + " :"} {
+		if i := strings.Index(text[start:], form); i >= 0 && (best < 0 || start+i < best) {
+			best = start + i
+		}
+	}
+	return best
+}
+
+// findLine returns the 1-based number of the first line that mentions a
+// needle as a quoted string or a field name, trying needles in order; 0
+// when none appears.
+func findLine(src []byte, needles ...string) int {
+	return locate(src, nil, needles)
 }

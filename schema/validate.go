@@ -85,10 +85,10 @@ func (v *validator) run() error {
 	for i := range v.topo.Environments {
 		e := &v.topo.Environments[i]
 		if msg := validName(e.Name, MaxEnvName); msg != "" {
-			v.r.at(e.Source, "environments", []string{e.Name}, "environment: %s", msg)
+			v.r.at(e.Source, "environments", []string{e.Name}, nil, "environment: %s", msg)
 		}
 		if envs[e.Name] {
-			v.r.at(e.Source, "environments", []string{e.Name}, "environment %q is defined twice", e.Name)
+			v.r.at(e.Source, "environments", []string{e.Name}, nil, "environment %q is defined twice", e.Name)
 		}
 		envs[e.Name] = true
 		v.env(e, vnis)
@@ -98,7 +98,10 @@ func (v *validator) run() error {
 
 func (v *validator) site(s *Site, underlays map[string]string) {
 	at := func(needles []string, format string, args ...any) {
-		v.r.at(s.Source, "sites."+s.Name, needles, "site %q: "+format, append([]any{s.Name}, args...)...)
+		v.r.at(s.Source, "sites."+s.Name, []string{s.Name}, needles, "site %q: "+format, append([]any{s.Name}, args...)...)
+	}
+	hostAt := func(h Host, needles []string, format string, args ...any) {
+		v.r.at(s.Source, "sites."+s.Name+".hosts."+h.Name, []string{s.Name, h.Name}, needles, "site %q: host %q: "+format, append([]any{s.Name, h.Name}, args...)...)
 	}
 	if msg := validName(s.Name, MaxSiteName); msg != "" {
 		at([]string{s.Name}, "%s", msg)
@@ -112,9 +115,7 @@ func (v *validator) site(s *Site, underlays map[string]string) {
 	}
 	hosts := map[string]bool{}
 	for _, h := range s.Hosts {
-		hat := func(needles []string, format string, args ...any) {
-			at(append(needles, h.Name), "host %q: "+format, append([]any{h.Name}, args...)...)
-		}
+		hat := func(needles []string, format string, args ...any) { hostAt(h, needles, format, args...) }
 		if msg := validName(h.Name, MaxHostName); msg != "" {
 			hat(nil, "%s", msg)
 		}
@@ -158,7 +159,10 @@ func (v *validator) site(s *Site, underlays map[string]string) {
 
 func (v *validator) env(e *Environment, vnis map[int]string) {
 	at := func(needles []string, format string, args ...any) {
-		v.r.at(e.Source, "environments."+e.Name, needles, "environment %q: "+format, append([]any{e.Name}, args...)...)
+		v.r.at(e.Source, "environments."+e.Name, []string{e.Name}, needles, "environment %q: "+format, append([]any{e.Name}, args...)...)
+	}
+	netAt := func(n *Network, needles []string, format string, args ...any) {
+		v.r.at(e.Source, "environments."+e.Name+".networks."+n.Name, []string{e.Name, n.Name}, needles, "environment %q: network %q: "+format, append([]any{e.Name, n.Name}, args...)...)
 	}
 	if e.Active != nil {
 		from, until, err := e.Active.Bounds()
@@ -176,9 +180,7 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 	}
 	for i := range e.Networks {
 		n := &e.Networks[i]
-		nat := func(needles []string, format string, args ...any) {
-			at(append(needles, n.Name), "network %q: "+format, append([]any{n.Name}, args...)...)
-		}
+		nat := func(needles []string, format string, args ...any) { netAt(n, needles, format, args...) }
 		if msg := validName(n.Name, MaxObjectName); msg != "" {
 			nat(nil, "%s", msg)
 		}
@@ -231,7 +233,7 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 
 func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, statics map[string]string) {
 	at := func(needles []string, format string, args ...any) {
-		v.r.at(e.Source, "environments."+e.Name+".groups."+g.Name, append(needles, g.Name),
+		v.r.at(e.Source, "environments."+e.Name+".groups."+g.Name, []string{e.Name, g.Name}, needles,
 			"environment %q: group %q: "+format, append([]any{e.Name, g.Name}, args...)...)
 	}
 	if msg := validName(g.Name, MaxObjectName); msg != "" {
