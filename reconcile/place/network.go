@@ -1,7 +1,9 @@
 package place
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -26,6 +28,10 @@ type netPlacement struct {
 	rate   uint64
 	hosts  map[string]*hostRef
 	count  map[string]int // dynamic addresses wanted per host
+	// candidates are the hosts any attached group may use. Blocks are
+	// handed out over them, not over the hosts in use, so a new member
+	// landing on a new host moves no other host's block.
+	candidates map[string]bool
 }
 
 // DockerNetwork is the Docker network name of an environment's network.
@@ -38,7 +44,7 @@ func BridgeName(vni int) string { return "rs-br-" + strconv.Itoa(vni) }
 func TunnelName(vni int) string { return "rs-vx-" + strconv.Itoa(vni) }
 
 func (p *placer) network(e *schema.Environment, n *schema.Network) *netPlacement {
-	np := &netPlacement{env: e, net: n, vni: n.VNI, mtu: n.MTU, hosts: map[string]*hostRef{}, count: map[string]int{}}
+	np := &netPlacement{env: e, net: n, vni: n.VNI, mtu: n.MTU, hosts: map[string]*hostRef{}, count: map[string]int{}, candidates: map[string]bool{}}
 	if np.mtu == 0 {
 		np.mtu = schema.DefaultMTU
 	}
@@ -81,16 +87,24 @@ func (p *placer) finishNetwork(np *netPlacement) {
 			np.env.Name, np.net.Name, len(keys), np.net.Subnet, len(np.blocks))
 		return
 	}
-	// A host's block depends on its own name (with probing), not on how many
-	// other hosts share the network, so adding a host rarely moves another.
+	// A host's block depends on its own name (with probing) among the
+	// candidate hosts, not on which of them are in use.
+	slots := keys
+	if len(np.candidates) <= len(np.blocks) {
+		slots = slices.Sorted(maps.Keys(np.candidates))
+	}
 	taken := make([]bool, len(np.blocks))
-	for _, k := range keys {
+	blockOf := map[string]netip.Prefix{}
+	for _, k := range slots {
 		i := int(hash64("block\x00"+id+"\x00"+k) % uint64(len(np.blocks)))
 		for taken[i] {
 			i = (i + 1) % len(np.blocks)
 		}
 		taken[i] = true
-		block := np.blocks[i]
+		blockOf[k] = np.blocks[i]
+	}
+	for _, k := range keys {
+		block := blockOf[k]
 		size := 1 << (32 - block.Bits())
 		if want := np.count[k]; want > size-2 {
 			p.problem(np.env.Source, "environment %q: network %q: host %s needs %d addresses but its block %s holds %d (use a larger subnet or a shorter hostPrefix)",

@@ -256,6 +256,13 @@ func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*
 	if m, err := schema.ParseBytes(g.Resources.Memory); err == nil {
 		mem = float64(m)
 	}
+	for _, a := range g.Networks {
+		if np := nets[a.Network]; np != nil {
+			for _, h := range hosts {
+				np.candidates[h.key] = true
+			}
+		}
+	}
 	var packOrder []*hostRef
 	if g.Placement.Strategy == "pack" {
 		packOrder = rank(e.Name+"/"+g.Name, hosts)

@@ -172,22 +172,32 @@ func (hp *hostPlanner) goneReason(labels map[string]string, what string) string 
 	case st.State == place.Scheduled:
 		return fmt.Sprintf("environment %q is scheduled from %s", env, st.From.Format("2006-01-02 15:04 MST"))
 	}
-	if g := labels[drivers.LabelGroup]; g != "" && !hp.groupWanted(env, g) {
-		return fmt.Sprintf("group %q is not in environment %q any more (renamed or removed)", g, env)
+	g, inst := labels[drivers.LabelGroup], labels[drivers.LabelInstance]
+	if g == "" {
+		return what + " is no longer placed on this host"
 	}
-	return what + " is no longer placed on this host"
-}
-
-// groupWanted reports whether any host still carries a container of env/group.
-func (hp *hostPlanner) groupWanted(env, group string) bool {
+	elsewhere := ""
+	groupWanted := false
 	for _, h := range hp.want.Hosts {
 		for _, c := range h.Containers {
-			if c.Labels[drivers.LabelEnv] == env && c.Labels[drivers.LabelGroup] == group {
-				return true
+			if c.Labels[drivers.LabelEnv] != env || c.Labels[drivers.LabelGroup] != g {
+				continue
+			}
+			groupWanted = true
+			if c.Labels[drivers.LabelInstance] == inst && h.Key != hp.host.Key {
+				elsewhere = h.Key
 			}
 		}
 	}
-	return false
+	switch {
+	case !groupWanted:
+		return fmt.Sprintf("group %q is not in environment %q any more (renamed or removed)", g, env)
+	case elsewhere != "":
+		return fmt.Sprintf("%s %q moves to %s", what, inst, elsewhere)
+	case inst != "":
+		return fmt.Sprintf("%s %q left group %q (member removed or fewer replicas)", what, inst, g)
+	}
+	return what + " is no longer placed on this host"
 }
 
 // networks plans Docker networks and returns the specs of those being

@@ -41,12 +41,24 @@ func Summary(p Plan) string {
 	for _, s := range p.Steps {
 		n[s.Action]++
 	}
-	if p.Empty() {
-		msg := "No changes: every host is converged."
-		if n[Skip] > 0 {
-			msg += fmt.Sprintf(" (%d skipped)", n[Skip])
+	down := 0
+	for _, s := range p.Steps {
+		if s.Kind == KindHost && s.Action == Skip {
+			down++
 		}
-		return msg
+	}
+	if p.Empty() {
+		switch {
+		case down > 0:
+			return fmt.Sprintf("No changes on the reachable hosts; %d host(s) unreachable, not planned.", down)
+		case n[Skip] > 0:
+			return fmt.Sprintf("No changes: every host is converged (%d skipped).", n[Skip])
+		}
+		return "No changes: every host is converged."
+	}
+	if down > 0 {
+		return fmt.Sprintf("Plan: %d to create, %d to replace, %d to update, %d to delete, %d skipped; %d host(s) unreachable, not planned.",
+			n[Create], n[Replace], n[Update], n[Delete], n[Skip]-down, down)
 	}
 	return fmt.Sprintf("Plan: %d to create, %d to replace, %d to update, %d to delete, %d skipped.",
 		n[Create], n[Replace], n[Update], n[Delete], n[Skip])
