@@ -87,6 +87,13 @@ type Tunnels interface {
 	Delete(ctx context.Context, name string) error
 }
 
+// TunnelBulkDeleter is implemented by tunnel drivers that delete many
+// devices in one batch (the kernel's per-device unregister cost is paid
+// once rather than per device). Apply uses it for bulk teardown.
+type TunnelBulkDeleter interface {
+	DeleteMany(ctx context.Context, names []string) error
+}
+
 // HostStatus is what a host probe found.
 type HostStatus struct {
 	Reachable     bool   `json:"reachable"`

@@ -2,6 +2,7 @@ package netlink
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -152,5 +153,22 @@ func TestRateLimit(t *testing.T) {
 	}
 	if q := rootQdisc(); q.Kind != "tbf" || q.Handle != "1:" {
 		t.Errorf("foreign root qdisc: got %s %s, want tbf 1: left alone", q.Kind, q.Handle)
+	}
+}
+
+// The kernel refuses a second device with the same (vni, port); Ensure says so
+// and leaves the other device alone.
+func TestEnsureVNIInUse(t *testing.T) {
+	t.Parallel()
+	ns := newNetns(t)
+	addBridge(t, ns, "rs-br-4242")
+	tun, _ := newTunnels(t, ns)
+	run(t, "ip", "-n", ns, "link", "add", "vx-other", "type", "vxlan", "id", "4242", "dstport", "4789")
+	err := tun.Ensure(testCtx(t), testSpec())
+	if err == nil || !strings.Contains(err.Error(), "vni 4242 port 4789 already used") {
+		t.Fatalf("Ensure with the vni taken: got %v", err)
+	}
+	if got := showLink(t, ns, "vx-other"); got.LinkInfo.Data.ID != 4242 || got.Alias != "" {
+		t.Errorf("other device changed: %+v", got)
 	}
 }

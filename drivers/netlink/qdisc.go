@@ -109,9 +109,11 @@ func (t *Tunnels) syncRate(ctx context.Context, link vnl.Link, rate uint64, fres
 func (t *Tunnels) rootTbf(index int) (*vnl.Tbf, error) {
 	req := &nl.NetlinkRequest{
 		NlMsghdr: unix.NlMsghdr{
-			Len:   unix.SizeofNlMsghdr,
-			Type:  unix.RTM_GETQDISC,
-			Flags: unix.NLM_F_REQUEST,
+			Len:  unix.SizeofNlMsghdr,
+			Type: unix.RTM_GETQDISC,
+			// The kernel answers a qdisc get through its notification path,
+			// which sends nothing unless asked to echo (or someone listens).
+			Flags: unix.NLM_F_REQUEST | unix.NLM_F_ECHO,
 		},
 		Sockets: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: t.raw},
 	}

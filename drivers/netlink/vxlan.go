@@ -159,9 +159,13 @@ func (t *Tunnels) create(ctx context.Context, d desired, br vnl.Link) (vnl.Link,
 	if errors.Is(err, unix.EEXIST) {
 		// Created meanwhile: by an earlier attempt whose reply was lost
 		// (then it carries ownedGroup), or by someone else.
-		if link, err = retryValue(ctx, func() (vnl.Link, error) { return t.linkByName(d.spec.Name) }); err != nil {
-			return nil, t.errorf(d.spec.Name, "get after create", err)
+		var getErr error
+		if link, getErr = retryValue(ctx, func() (vnl.Link, error) { return t.linkByName(d.spec.Name) }); getErr != nil {
+			// The name is free, so the kernel refused the (vni, port) pair:
+			// another device, maybe not Rensei's, already uses it.
+			return nil, t.errorf(d.spec.Name, "create", fmt.Errorf("vni %d port %d already used by another device: %w", d.spec.VNI, d.spec.Port, err))
 		}
+		err = nil
 		if !owned(link) {
 			return nil, t.errorf(d.spec.Name, "create", fmt.Errorf("%w: created concurrently by someone else", drivers.ErrNotOwned))
 		}

@@ -23,7 +23,11 @@ const namePrefix = "rs-"
 func (t *Tunnels) Watch(ctx context.Context) (<-chan struct{}, error) {
 	ns := t.nsFD
 	done := make(chan struct{})
-	onErr := func(err error) { t.log.Warn("watch", "action", "watch", "err", err) }
+	onErr := func(err error) {
+		if ctx.Err() == nil { // closing the sockets at the end is no news
+			t.log.Warn("watch", "action", "watch", "err", err)
+		}
+	}
 
 	links := make(chan vnl.LinkUpdate, 128)
 	err := vnl.LinkSubscribeWithOptions(links, done, vnl.LinkSubscribeOptions{

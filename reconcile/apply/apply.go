@@ -117,9 +117,14 @@ func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, parallel in
 		for j < len(steps) && steps[j].Phase == steps[i].Phase {
 			j++
 		}
+		phase := steps[i:j]
+		if bulkDeleteTunnels(ctx, h, phase, record) {
+			i = j
+			continue
+		}
 		sem := make(chan struct{}, parallel)
 		var wg sync.WaitGroup
-		for _, s := range steps[i:j] {
+		for _, s := range phase {
 			if ctx.Err() != nil {
 				record(s, fmt.Errorf("not started: %w", ctx.Err()))
 				continue
@@ -134,6 +139,27 @@ func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, parallel in
 		wg.Wait()
 		i = j
 	}
+}
+
+// bulkDeleteTunnels deletes a phase made only of tunnel deletions in one
+// batch when the driver can, and reports whether it handled the phase.
+func bulkDeleteTunnels(ctx context.Context, h drivers.Host, phase []plan.Step, record func(plan.Step, error)) bool {
+	bulk, ok := h.Tunnels.(drivers.TunnelBulkDeleter)
+	if !ok || len(phase) < 2 {
+		return false
+	}
+	names := make([]string, len(phase))
+	for i, s := range phase {
+		if s.Kind != plan.KindTunnel || s.Action != plan.Delete {
+			return false
+		}
+		names[i] = s.Name
+	}
+	err := bulk.DeleteMany(ctx, names)
+	for _, s := range phase {
+		record(s, err)
+	}
+	return true
 }
 
 // run executes one step through the host's drivers.
