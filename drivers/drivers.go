@@ -39,6 +39,10 @@ const (
 	// can say which fields changed without storing the whole spec.
 	LabelSpecFields = "io.rensei.spec-fields"
 	LabelCommit     = "io.rensei.commit"
+	// LabelScope separates Rensei deployments sharing one Docker engine
+	// (e.g. two departments, or parallel test runs): a pass observes and
+	// prunes only objects of its own scope. Absent means the default scope.
+	LabelScope = "io.rensei.scope"
 )
 
 // AliasPrefix starts the alias of every Linux interface Rensei owns.

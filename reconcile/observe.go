@@ -15,7 +15,15 @@ import (
 // Observe lists the owned objects of every host in parallel, one list call
 // per kind per host. A host whose probe or any list fails is observed with
 // Err set, so its part of the plan is skipped while the others converge.
+// Only objects of the default scope are kept; see ObserveScope.
 func Observe(ctx context.Context, hosts map[string]drivers.Host) plan.Observed {
+	return ObserveScope(ctx, hosts, "")
+}
+
+// ObserveScope is Observe keeping only the containers, networks and volumes
+// whose io.rensei.scope label is scope (absent counts as ""). Tunnels carry
+// no scope: VNIs are global to a host's kernel.
+func ObserveScope(ctx context.Context, hosts map[string]drivers.Host, scope string) plan.Observed {
 	out := plan.Observed{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -24,6 +32,9 @@ func Observe(ctx context.Context, hosts map[string]drivers.Host) plan.Observed {
 		go func() {
 			defer wg.Done()
 			st := observeHost(ctx, h)
+			st.Containers = inScope(st.Containers, scope, func(c drivers.Container) map[string]string { return c.Labels })
+			st.Networks = inScope(st.Networks, scope, func(n drivers.Network) map[string]string { return n.Labels })
+			st.Volumes = inScope(st.Volumes, scope, func(v drivers.Volume) map[string]string { return v.Labels })
 			mu.Lock()
 			out[key] = st
 			mu.Unlock()
@@ -63,4 +74,15 @@ func observeHost(ctx context.Context, h drivers.Host) plan.HostState {
 		st.Err = fmt.Errorf("%s: list tunnels: %w", h.Name, err)
 	}
 	return st
+}
+
+// inScope keeps the objects whose scope label equals scope.
+func inScope[T any](objs []T, scope string, labels func(T) map[string]string) []T {
+	out := objs[:0:0]
+	for _, o := range objs {
+		if labels(o)[drivers.LabelScope] == scope {
+			out = append(out, o)
+		}
+	}
+	return out
 }

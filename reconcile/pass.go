@@ -4,7 +4,6 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
-	"time"
 
 	"github.com/rensei-dev/rensei/reconcile/apply"
 	"github.com/rensei-dev/rensei/reconcile/place"
@@ -15,12 +14,12 @@ import (
 // Desire loads, validates and places one revision of a config repository:
 // everything up to the plan that needs no host. A configuration error is
 // returned as schema.Problems.
-func Desire(fsys fs.FS, commit string, load schema.Options, now time.Time) (*schema.Topology, *place.Desired, error) {
+func Desire(fsys fs.FS, load schema.Options, opts place.Options) (*schema.Topology, *place.Desired, error) {
 	topo, err := schema.Load(fsys, load)
 	if err != nil {
 		return nil, nil, err
 	}
-	want, err := place.Place(topo, place.Options{Commit: commit, Now: now})
+	want, err := place.Place(topo, opts)
 	if err != nil {
 		return topo, nil, err
 	}
@@ -40,15 +39,15 @@ type Outcome struct {
 // re-plans to check convergence. Unreachable hosts are skipped and reported
 // in the plan; every other host converges. The returned error joins the
 // failed steps.
-func Converge(ctx context.Context, want *place.Desired, hosts *Hosts, opts apply.Options) (Outcome, error) {
+func Converge(ctx context.Context, want *place.Desired, hosts *Hosts, scope string, opts apply.Options) (Outcome, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	var out Outcome
-	out.Plan = plan.Compute(want, Observe(ctx, hosts.Drivers))
+	out.Plan = plan.Compute(want, ObserveScope(ctx, hosts.Drivers, scope))
 	res, err := apply.Apply(ctx, out.Plan, hosts.Drivers, opts)
 	out.Applied = res
-	out.Remaining = plan.Compute(want, Observe(ctx, hosts.Drivers))
+	out.Remaining = plan.Compute(want, ObserveScope(ctx, hosts.Drivers, scope))
 	out.Converged = out.Remaining.Empty()
 	return out, err
 }

@@ -42,7 +42,7 @@ host was unreachable, or a host did not converge.`,
 				return err
 			}
 			defer hosts.Close()
-			p := planHosts(ctx, want, hosts)
+			p := planHosts(ctx, want, hosts, cf.scope)
 			if err := plan.Render(g.stdout, p, colour(g.stdout)); err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ host was unreachable, or a host did not converge.`,
 				}
 			}
 			res, applyErr := apply.Apply(ctx, p, hosts.Drivers, apply.Options{Parallel: parallel, Log: log})
-			again := planHosts(ctx, want, hosts)
+			again := planHosts(ctx, want, hosts, cf.scope)
 			fmt.Fprintf(g.stdout, "Applied %d step(s), %d failed, in %s.\n", len(res.Done), len(res.Failed), res.Duration.Round(1e6))
 			for _, f := range res.Failed {
 				fmt.Fprintf(g.stdout, "  failed: %s: %s\n", f.Step, f.Err)

@@ -24,6 +24,7 @@ type configFlags struct {
 	tlaCode []string
 	at      string
 	timeout time.Duration
+	scope   string
 }
 
 func (c *configFlags) register(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (c *configFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&c.tlaCode, "tla-code", nil, "top-level argument KEY=CODE (Jsonnet code)")
 	f.StringVar(&c.at, "at", "", "evaluate active windows at this time (RFC 3339 or YYYY-MM-DD) instead of now")
 	f.DurationVar(&c.timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
+	f.StringVar(&c.scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines: only objects labelled io.rensei.scope=SCOPE are observed and pruned (env RENSEI_SCOPE)")
 }
 
 // repo is a loaded revision.
@@ -118,7 +120,7 @@ func (c *configFlags) desire(args []string, g *globals) (repo, *schema.Topology,
 	if err != nil {
 		return r, nil, nil, err
 	}
-	topo, want, err := reconcile.Desire(r.fsys, r.commit, opts, now)
+	topo, want, err := reconcile.Desire(r.fsys, opts, place.Options{Commit: r.commit, Now: now, Scope: c.scope})
 	if err != nil {
 		return r, topo, nil, configError{repo: r.name, err: err}
 	}

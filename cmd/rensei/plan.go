@@ -52,7 +52,7 @@ With --detailed-exitcode the exit status is 0 when there is nothing to do,
 				return err
 			}
 			defer hosts.Close()
-			p := planHosts(cmd.Context(), want, hosts)
+			p := planHosts(cmd.Context(), want, hosts, cf.scope)
 			if err := writePlan(g, p, output); err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ With --detailed-exitcode the exit status is 0 when there is nothing to do,
 }
 
 // planHosts observes the connected hosts and plans only for them.
-func planHosts(ctx context.Context, want *place.Desired, hosts *reconcile.Hosts) plan.Plan {
+func planHosts(ctx context.Context, want *place.Desired, hosts *reconcile.Hosts, scope string) plan.Plan {
 	scoped := *want
 	scoped.Hosts = nil
 	for _, h := range want.Hosts {
@@ -78,7 +78,7 @@ func planHosts(ctx context.Context, want *place.Desired, hosts *reconcile.Hosts)
 			scoped.Hosts = append(scoped.Hosts, h)
 		}
 	}
-	return plan.Compute(&scoped, reconcile.Observe(ctx, hosts.Drivers))
+	return plan.Compute(&scoped, reconcile.ObserveScope(ctx, hosts.Drivers, scope))
 }
 
 func writePlan(g *globals, p plan.Plan, output string) error {

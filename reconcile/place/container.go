@@ -109,6 +109,9 @@ func (p *placer) labels(l map[string]string, hash string) map[string]string {
 	if p.opts.Commit != "" {
 		l[drivers.LabelCommit] = p.opts.Commit
 	}
+	if p.opts.Scope != "" {
+		l[drivers.LabelScope] = p.opts.Scope
+	}
 	return l
 }
 

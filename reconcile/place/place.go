@@ -23,6 +23,8 @@ type Options struct {
 	Commit string
 	// Now decides which environments are inside their active window.
 	Now time.Time
+	// Scope is recorded in the io.rensei.scope label; empty is the default scope.
+	Scope string
 }
 
 // Desired is the desired state of every host of the topology.

@@ -15,6 +15,7 @@ import (
 	"github.com/rensei-dev/rensei/drivers/fake"
 	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -88,7 +89,7 @@ func benchmarkCourse(b *testing.B, converged bool) {
 	_, hosts := fakes()
 	ctx := context.Background()
 	if converged {
-		_, want, err := reconcile.Desire(fsys, "c1", schema.Options{}, now)
+		_, want, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Commit: "c1", Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func benchmarkCourse(b *testing.B, converged bool) {
 	b.ResetTimer()
 	steps := 0
 	for i := 0; i < b.N; i++ {
-		_, want, err := reconcile.Desire(fsys, "c1", schema.Options{}, now)
+		_, want, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Commit: "c1", Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}

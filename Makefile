@@ -1,0 +1,71 @@
+# Rensei's build. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/rensei
+PKGS := ./...
+# Packages that drive real Docker engines and network namespaces share the
+# machine; -p 1 runs test packages one at a time so they never compete.
+TESTFLAGS ?= -count=1 -p 1 -timeout 45m
+FUZZTIME ?= 20s
+# Debian packages the tests and the lab need.
+APT_PACKAGES := busybox-static iproute2 util-linux git iputils-ping
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## install the Debian packages the image, the tests and the lab need (as root)
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+.PHONY: build
+build: ## build bin/rensei
+	$(GO) build -o $(BIN) ./cmd/rensei
+
+.PHONY: images
+images: deps ## build rensei/busybox:latest FROM scratch around busybox-static
+	$(GO) run ./test/images/build
+
+.PHONY: run
+run: images build ## converge this machine's Docker engine to the embedded quickstart
+	d=$$(mktemp -d) && cd $$d && $(CURDIR)/$(BIN) apply --yes; rc=$$?; rmdir $$d; exit $$rc
+
+.PHONY: test
+test: images ## every test: unit, golden, fuzz (briefly), Docker integration, multi-site lab end to end
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./schema/
+
+.PHONY: unit
+unit: ## only the tests that need no root, Docker or namespaces
+	$(GO) test -count=1 ./schema/... ./reconcile/... ./drivers/fake/...
+
+.PHONY: e2e
+e2e: images ## end-to-end tests: the CLI on the local engine, federation on the lab
+	$(GO) test $(TESTFLAGS) -v ./test/cli/ ./test/e2e/
+
+.PHONY: bench
+bench: images ## benchmarks: plan of a 1,000-member course, cold apply, tunnels
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./test/bench/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./drivers/netlink/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./drivers/docker/
+
+.PHONY: schema
+schema: ## regenerate schema/rensei.schema.json from the Go types
+	$(GO) test ./schema/ -run TestJSONSchemaUpToDate -update
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$$($(GO) env GOPATH)/bin/staticcheck $(PKGS)
+
+.PHONY: clean
+clean: ## remove build output (not Docker objects: use rensei apply on an empty config)
+	rm -rf bin
