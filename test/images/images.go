@@ -13,9 +13,9 @@ import (
 	"os/exec"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Busybox is the tag of the image every example and test runs.
@@ -35,7 +35,7 @@ CMD ["/bin/sh"]
 func Ensure(ctx context.Context, cli client.APIClient, tag string) error {
 	if _, err := cli.ImageInspect(ctx, tag); err == nil {
 		return nil
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("image %s: inspect: %w", tag, err)
 	}
 	return Build(ctx, cli, tag)

@@ -7,8 +7,8 @@ import (
 	"io"
 	"sync"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/rensei-dev/rensei/test/images"
 )
@@ -88,7 +88,7 @@ func ensureImage(ctx context.Context, s site, img *imageSource, tag string) erro
 	}
 	defer cli.Close()
 	have, err := cli.ImageInspect(ctx, tag)
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("%s: image %s: inspect: %w", s.name, tag, err)
 	}
 	want, _, hostErr := img.get(ctx, false)
