@@ -199,9 +199,14 @@ var jsonnetLoc = regexp.MustCompile(`([^\s:()]+\.(?:jsonnet|libsonnet|json|csv|t
 func jsonnetProblem(file string, err error) Problem {
 	msg := strings.TrimSpace(err.Error())
 	p := Problem{File: file}
-	if m := jsonnetLoc.FindStringSubmatch(msg); m != nil {
-		p.File = m[1]
-		p.Line, _ = strconv.Atoi(m[2])
+	// The first location in the user's own files: a frame inside the
+	// embedded library says where a helper failed, not what to fix.
+	for _, m := range jsonnetLoc.FindAllStringSubmatch(msg, -1) {
+		if !strings.HasPrefix(m[1], LibPrefix) {
+			p.File = m[1]
+			p.Line, _ = strconv.Atoi(m[2])
+			break
+		}
 	}
 	lines := strings.Split(msg, "\n")
 	first := strings.TrimSpace(lines[0])
