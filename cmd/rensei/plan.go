@@ -3,14 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/rensei-dev/rensei/reconcile"
+	"github.com/rensei-dev/rensei/reconcile/diff"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/schema"
 )
 
 // hostFlags choose which hosts a command talks to.
@@ -24,24 +30,47 @@ func (h *hostFlags) register(cmd *cobra.Command) {
 
 func newPlan(g *globals) *cobra.Command {
 	var (
-		cf       configFlags
-		hf       hostFlags
-		output   string
-		detailed bool
+		cf         configFlags
+		hf         hostFlags
+		output     string
+		detailed   bool
+		base, head string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan [PATH]",
-		Short: "Show what apply would change on every host, and why",
+		Short: "Show what apply would change on every host, or what a pull request changes",
 		Long: `Plan evaluates the config repository, lists what Rensei owns on every host
 (one list call per kind per host) and prints the steps that would converge
 them, each with a reason. Nothing is changed.
 
-With --detailed-exitcode the exit status is 0 when there is nothing to do,
-2 when there are changes and 1 on error, as with Terraform.`,
+With --base (and --head, default HEAD) plan instead compares two revisions
+of the Git repository at PATH, read straight from its objects, and contacts
+no host at all: which environments, groups, containers, networks, tunnels
+and volumes each revision wants on every host, what appears, changes (and
+which fields) or goes away. A renamed environment or group is flagged: it
+is a deletion plus a creation, and volumes stay under the old name. This is
+what a pull request's CI job runs; -o markdown writes the comment to post.
+A head revision with configuration problems prints them with file and line
+(in the markdown comment too) and exits 1.
+
+With --detailed-exitcode the exit status is 0 when there is nothing to do
+(no differences), 2 when there are changes and 1 on error, as with
+Terraform.`,
+		Example: `  rensei plan ./config
+  rensei plan ./config --base origin/main --head HEAD
+  rensei plan . --base origin/main -o markdown > plan.md
+  rensei plan . --base v1 --head v2 --at 2027-04-01 --detailed-exitcode`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if base != "" || head != "" {
+				if cmd.Flags().Changed("hosts") {
+					return errors.New("--hosts: plan --base contacts no host; leave --hosts out")
+				}
+				rp := revisionPlan{g: g, cf: &cf, base: base, head: head, output: output, detailed: detailed}
+				return rp.run(args)
+			}
 			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+				return fmt.Errorf("--output %q: want text or json (markdown needs --base)", output)
 			}
 			_, topo, want, err := cf.desire(args, g)
 			if err != nil {
@@ -64,8 +93,10 @@ With --detailed-exitcode the exit status is 0 when there is nothing to do,
 	}
 	cf.register(cmd)
 	hf.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json; with --base also markdown (a pull-request comment)")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 without changes, 2 with changes, 1 on error")
+	cmd.Flags().StringVar(&base, "base", "", "compare revisions: the Git revision to compare from (branch, tag, commit, origin/main); no host is contacted")
+	cmd.Flags().StringVar(&head, "head", "", "with --base: the Git revision to compare to (default HEAD)")
 	return cmd
 }
 
@@ -107,3 +138,150 @@ func joinOr(s []string, none string) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// revisionPlan compares the desired state of two Git revisions.
+type revisionPlan struct {
+	g          *globals
+	cf         *configFlags
+	base, head string
+	output     string
+	detailed   bool
+}
+
+func (rp revisionPlan) run(args []string) error {
+	switch {
+	case rp.base == "":
+		return errors.New("--head needs --base: the revision to compare from")
+	case rp.cf.ref != "":
+		return errors.New("--ref and --base/--head exclude each other: give the revisions as --base and --head")
+	case rp.output != "text" && rp.output != "json" && rp.output != "markdown":
+		return fmt.Errorf("--output %q: want text, json or markdown", rp.output)
+	}
+	if rp.head == "" {
+		rp.head = "HEAD"
+	}
+	path := "."
+	if len(args) > 0 {
+		path = args[0]
+	}
+	repo, err := source.OpenRepository(path)
+	if err != nil {
+		return err
+	}
+	opts, err := rp.cf.loadOptions()
+	if err != nil {
+		return err
+	}
+	now, err := rp.cf.now()
+	if err != nil {
+		return err
+	}
+	base, err := rp.side(repo, path, "base", rp.base, opts, now)
+	if err != nil {
+		return err
+	}
+	head, err := rp.side(repo, path, "head", rp.head, opts, now)
+	if err != nil {
+		return err
+	}
+
+	var c diff.Comment
+	var failed *revisionProblems
+	switch {
+	case head.problems != nil:
+		failed = &revisionProblems{side: "head", rev: head.rev, problems: head.problems}
+	case base.problems != nil:
+		failed = &revisionProblems{side: "base", rev: base.rev, problems: base.problems}
+	}
+	if failed != nil {
+		c = diff.NewComment(base.rev, head.rev, nil, failed.side, failed.problems)
+	} else {
+		d := diff.Compare(base.want, head.want)
+		c = diff.NewComment(base.rev, head.rev, &d, "", nil)
+	}
+
+	switch rp.output {
+	case "markdown":
+		if err := c.Markdown(rp.g.stdout); err != nil {
+			return err
+		}
+	case "json":
+		enc := json.NewEncoder(rp.g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(c); err != nil {
+			return err
+		}
+		if failed != nil {
+			return exitError{code: 1} // the JSON says why
+		}
+	default:
+		if failed == nil {
+			fmt.Fprintf(rp.g.stdout, "Comparing %s → %s in %s at %s; no host contacted.\n\n",
+				describe(base.rev), describe(head.rev), path, now.Format(time.RFC3339))
+			if err := diff.Render(rp.g.stdout, *c.Diff, colour(rp.g.stdout)); err != nil {
+				return err
+			}
+		}
+	}
+	if failed != nil {
+		return *failed
+	}
+	if rp.detailed && !c.Diff.Empty() {
+		return exitError{code: 2}
+	}
+	return nil
+}
+
+// planSide is one evaluated revision: its desired state, or its problems.
+type planSide struct {
+	rev      diff.Revision
+	want     *place.Desired
+	problems schema.Problems
+}
+
+// side resolves and evaluates one revision. Configuration problems are
+// returned in the side; anything else (a revision that does not exist, a
+// corrupt repository) is an error naming the revision.
+func (rp revisionPlan) side(repo *git.Repository, path, which, ref string, opts schema.Options, now time.Time) (planSide, error) {
+	rev, err := source.Resolve(repo, ref)
+	if err != nil {
+		return planSide{}, fmt.Errorf("--%s: no such revision in %s: %w", which, path, err)
+	}
+	s := planSide{rev: diff.Revision{Ref: ref, Commit: rev.SHA()}}
+	_, want, err := reconcile.Desire(rev.FS, opts, place.Options{Commit: rev.SHA(), Now: now, Scope: rp.cf.scope})
+	var ps schema.Problems
+	switch {
+	case errors.As(err, &ps):
+		s.problems = ps
+	case err != nil:
+		return s, fmt.Errorf("%s revision %s: %w", which, describe(s.rev), err)
+	}
+	s.want = want
+	return s, nil
+}
+
+// describe names a revision: "origin/main (1a2b3c4)".
+func describe(r diff.Revision) string {
+	if len(r.Commit) >= 7 {
+		return r.Ref + " (" + r.Commit[:7] + ")"
+	}
+	return r.Ref
+}
+
+// revisionProblems are the configuration problems of one compared revision.
+type revisionProblems struct {
+	side     string
+	rev      diff.Revision
+	problems schema.Problems
+}
+
+func (e revisionProblems) Error() string {
+	n := len(e.problems)
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%s revision %s: %d configuration problem%s:\n%s", e.side, describe(e.rev), n, s, e.problems.Error())
+}
+
+func (e revisionProblems) Unwrap() error { return e.problems }
