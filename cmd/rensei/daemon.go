@@ -1,19 +1,199 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+
+	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/daemon"
+	"github.com/rensei-dev/rensei/reconcile/report"
+	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/schema"
 )
 
-// newDaemon is being written; it fails clearly until then.
+// remoteFlags name a config remote and its credentials.
+type remoteFlags struct {
+	repo         string
+	stateDir     string
+	statusBranch string
+	creds        source.Credentials
+}
+
+func (r *remoteFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.repo, "repo", "", "config remote: a URL (https, ssh, file) or a local path")
+	f.StringVar(&r.statusBranch, "status-branch", report.DefaultBranch, "branch of the remote holding the drift reports")
+	f.StringVar(&r.stateDir, "state-dir", "", "directory for the remote's cache repository (default: $STATE_DIRECTORY, /var/lib/rensei as root, else ~/.local/state/rensei)")
+	f.StringVar(&r.creds.SSHKeyFile, "ssh-key", "", "private key file for ssh remotes")
+	f.StringVar(&r.creds.SSHKeyPassphraseEnv, "ssh-key-passphrase-env", "RENSEI_SSH_PASSPHRASE", "variable holding the ssh key's passphrase")
+	f.StringVar(&r.creds.TokenFile, "token-file", "", "file holding an HTTPS token (else the variable named by --token-env)")
+	f.StringVar(&r.creds.TokenEnv, "token-env", "RENSEI_GIT_TOKEN", "variable holding an HTTPS token")
+	f.StringVar(&r.creds.Username, "git-user", "git", "user name sent with the HTTPS token")
+}
+
+func (r *remoteFlags) open() (*source.Remote, error) {
+	if r.repo == "" {
+		return nil, errors.New("--repo: a URL or path of the config repository is required")
+	}
+	dir := r.stateDir
+	if dir == "" {
+		dir = defaultStateDir()
+	}
+	return source.OpenRemote(r.repo, dir, r.creds)
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" { // systemd's StateDirectory=
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/rensei"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "rensei")
+	}
+	return filepath.Join(os.TempDir(), "rensei-state")
+}
+
 func newDaemon(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "daemon",
-		Short:  "not available yet",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("daemon: not available in this build")
+	var (
+		rf            remoteFlags
+		hf            hostFlags
+		branch        string
+		interval      time.Duration
+		listen        string
+		allowPrune    bool
+		pruneShare    float64
+		scope         string
+		evalTimeout   time.Duration
+		parallel      int
+		webhookSecret string
+		webhookEnv    string
+		keyringFile   string
+	)
+	cmd := &cobra.Command{
+		Use:   "daemon --repo URL|PATH",
+		Short: "Converge the hosts to a branch unattended and report drift to Git",
+		Long: `Daemon watches a branch of the config remote and enforces its latest good
+revision on every host it is responsible for (--hosts; default all). Each
+pass checks the branch (one ls-remote), loads a new head only when the
+branch moved, observes every host, plans, applies, and commits a drift
+report per host to the status branch when the report changed.
+
+A revision that fails to load or validate, or that is not signed by a key
+of --verify-keyring, is refused: nothing of it is applied, the previous
+revision stays enforced, and the reports say why. A revision that would
+delete every managed container of a host, or more than --prune-share of
+them, is held the same way until a later revision or --allow-prune.
+
+Docker events, netlink changes, webhooks (/webhook) and ref changes of a
+local repository start the next pass early. /healthz, /readyz and /metrics
+are served on --listen. SIGTERM stops the daemon after the current step.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log := g.logger()
+			remote, err := rf.open()
+			if err != nil {
+				return err
+			}
+			var keyring string
+			if keyringFile != "" {
+				b, err := os.ReadFile(keyringFile)
+				if err != nil {
+					return fmt.Errorf("--verify-keyring: %w", err)
+				}
+				keyring = string(b)
+			}
+			secret, err := readSecret(webhookSecret, webhookEnv)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			d, err := daemon.New(daemon.Config{
+				Remote:     remote,
+				Branch:     branch,
+				Publisher:  &report.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},
+				Interval:   interval,
+				Hosts:      hf.hosts,
+				Scope:      scope,
+				Load:       schema.Options{Timeout: evalTimeout},
+				Apply:      apply.Options{Parallel: parallel, Log: log},
+				AllowPrune: allowPrune,
+				PruneShare: pruneShare,
+				Keyring:    keyring,
+				Metrics:    daemon.NewMetrics(reg),
+				Log:        log,
+			})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listen, err)
+			}
+			if host, _, _ := net.SplitHostPort(listen); !isLoopback(host) {
+				log.Warn("listening beyond loopback: /metrics is readable by anyone who can connect", "addr", listen)
+			}
+			srv := &http.Server{Handler: d.Handler(secret), ReadHeaderTimeout: 10 * time.Second}
+			go srv.Serve(ln)
+			log.Info("daemon started", "repo", remote.Name(), "branch", branch, "listen", ln.Addr().String())
+			runErr := d.Run(ctx)
+			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(shut)
+			return runErr
 		},
 	}
+	rf.register(cmd)
+	hf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&branch, "branch", "main", "branch of the config remote to enforce")
+	f.DurationVar(&interval, "interval", daemon.DefaultInterval, "time between passes (±10% jitter); events start one sooner")
+	f.StringVar(&listen, "listen", "127.0.0.1:9470", "address for /healthz, /readyz, /metrics and /webhook")
+	f.BoolVar(&allowPrune, "allow-prune", false, "apply revisions that delete more than --prune-share of a host's containers")
+	f.Float64Var(&pruneShare, "prune-share", daemon.DefaultPruneShare, "largest share of a host's managed containers a revision may delete")
+	f.StringVar(&scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines (env RENSEI_SCOPE)")
+	f.DurationVar(&evalTimeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
+	f.IntVar(&parallel, "parallel", apply.DefaultParallel, "steps run at once per host")
+	f.StringVar(&webhookSecret, "webhook-secret-file", "", "file holding the webhook secret (else the variable named by --webhook-secret-env); no secret: /webhook is off")
+	f.StringVar(&webhookEnv, "webhook-secret-env", "RENSEI_WEBHOOK_SECRET", "variable holding the webhook secret")
+	f.StringVar(&keyringFile, "verify-keyring", "", "armored PGP key ring: apply only heads signed by one of its keys")
+	return cmd
+}
+
+// readSecret reads a secret from a file (first line) or a variable.
+func readSecret(file, env string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		return []byte(line), nil
+	}
+	if env != "" {
+		return []byte(os.Getenv(env)), nil
+	}
+	return nil, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

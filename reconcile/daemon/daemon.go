@@ -1,0 +1,263 @@
+// Package daemon runs Rensei unattended: it watches a branch of a config
+// remote, enforces its latest good revision on every host it is
+// responsible for, and records what it found and did as drift reports on
+// the status branch. Every pass is computed from scratch (level-triggered);
+// Docker events, netlink changes, webhooks and ref changes of a local
+// repository only make the next pass start sooner.
+//
+// A pass with nothing to do costs one ref check of the remote and one list
+// call per kind per host: no Jsonnet evaluation (the revision's placement
+// is kept until the commit or an environment's active window changes) and
+// no Git write (reports are committed only when their content changes).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/rensei-dev/rensei/reconcile"
+	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/report"
+	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval   = 30 * time.Second
+	DefaultPruneShare = 0.5
+	// DefaultMaxBackoff bounds the wait between ref checks of an unreachable remote.
+	DefaultMaxBackoff = 5 * time.Minute
+	// settle lets a burst of events (die, then destroy) arrive before a pass.
+	settle = 150 * time.Millisecond
+)
+
+// ConnectFunc builds the drivers of the hosts of topo (only those named in
+// only, when it is not empty) and a channel that receives a value when
+// something changed on them (nil: none). Watchers stop when ctx ends;
+// Close on the returned Hosts releases the connections. Tests inject fake
+// hosts through it.
+type ConnectFunc func(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*reconcile.Hosts, <-chan struct{}, error)
+
+// Config configures a Daemon. Remote is required.
+type Config struct {
+	Remote *source.Remote
+	Branch string // default "main"
+	// Publisher writes the reports; nil writes none.
+	Publisher *report.Publisher
+	Interval  time.Duration // between passes, ±10% jitter; default DefaultInterval
+	// Hosts limits the daemon to these hosts ("site/host" or "host").
+	Hosts []string
+	Scope string
+	Load  schema.Options
+	Apply apply.Options
+	// AllowPrune lets a revision delete more than PruneShare (default
+	// DefaultPruneShare) of a host's managed containers, or all of them.
+	AllowPrune bool
+	PruneShare float64
+	// Keyring, when set, is an armored PGP key ring: only heads signed by
+	// one of its keys are applied.
+	Keyring    string
+	Connect    ConnectFunc // default DefaultConnect
+	Metrics    *Metrics    // default: a new set on its own registry
+	Log        *slog.Logger
+	MaxBackoff time.Duration // default DefaultMaxBackoff
+	// Now is the clock for active windows and report times (default time.Now).
+	Now func() time.Time
+}
+
+// Stats counts what the daemon did, for tests and benchmarks.
+type Stats struct {
+	Passes      int64 // passes run
+	RefChecks   int64 // ls-remote or local ref reads
+	Fetches     int64 // fetches of the config branch
+	Evaluations int64 // revisions loaded (Jsonnet evaluated)
+	Commits     int64 // status commits pushed
+}
+
+// Daemon is the loop. Create it with New, run it with Run.
+type Daemon struct {
+	cfg Config
+	log *slog.Logger
+
+	wake  chan struct{}
+	ready atomic.Bool
+
+	passes, refChecks, fetches, evaluations atomic.Int64
+
+	// Owned by the loop goroutine.
+	seen        plumbing.Hash // last head looked at (loaded, refused or held)
+	pendingHead plumbing.Hash // head found by this pass's ref check, ZeroHash when none
+	current     *revision     // the revision enforced, nil before the first good one
+	refused     *report.Refusal
+	conn        *connection
+	remoteErr   error
+	retryAt     time.Time
+	backoff     time.Duration
+	refWatcher  *refWatcher
+
+	mu         sync.Mutex
+	lastPass   time.Time
+	lastResult string
+}
+
+// New checks cfg and returns a daemon that has not started.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Remote == nil {
+		return nil, errors.New("daemon: no remote")
+	}
+	if cfg.Branch == "" {
+		cfg.Branch = "main"
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.PruneShare <= 0 || cfg.PruneShare > 1 {
+		cfg.PruneShare = DefaultPruneShare
+	}
+	if cfg.Connect == nil {
+		cfg.Connect = DefaultConnect
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Apply.Log == nil {
+		cfg.Apply.Log = cfg.Log
+	}
+	if cfg.Publisher != nil {
+		m := cfg.Metrics
+		cfg.Publisher.Fetched = func(d time.Duration, err error) { m.fetched(d, err) }
+		if cfg.Publisher.Log == nil {
+			cfg.Publisher.Log = cfg.Log
+		}
+	}
+	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes the next pass start now (or right after the current one).
+// It never blocks; wake-ups coalesce.
+func (d *Daemon) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Ready reports whether a pass has enforced a revision.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// Metrics returns the daemon's metrics.
+func (d *Daemon) Metrics() *Metrics { return d.cfg.Metrics }
+
+// Stats returns the counters so far.
+func (d *Daemon) Stats() Stats {
+	s := Stats{Passes: d.passes.Load(), RefChecks: d.refChecks.Load(), Fetches: d.fetches.Load(),
+		Evaluations: d.evaluations.Load()}
+	if d.cfg.Publisher != nil {
+		s.Commits = d.cfg.Publisher.Commits()
+	}
+	return s
+}
+
+// Run runs passes until ctx ends, then closes the host connections and
+// returns nil. A pass under way when ctx ends stops starting new steps;
+// steps already started finish or fail on their own (the drivers remove a
+// half-made container), so nothing is left half-made and unowned.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.close()
+	d.armRefWatcher(ctx)
+	for {
+		d.Pass(ctx)
+		if ctx.Err() != nil {
+			d.log.Info("daemon stopped")
+			return nil
+		}
+		if !d.wait(ctx) {
+			d.log.Info("daemon stopped")
+			return nil
+		}
+	}
+}
+
+func (d *Daemon) close() {
+	if d.conn != nil {
+		d.conn.close()
+		d.conn = nil
+	}
+	if d.refWatcher != nil {
+		d.refWatcher.close()
+		d.refWatcher = nil
+	}
+}
+
+// wait blocks until the next pass is due: the jittered interval, an
+// earlier retry of the remote, or a wake-up. It returns false when ctx ended.
+func (d *Daemon) wait(ctx context.Context) bool {
+	next := jitter(d.cfg.Interval)
+	if !d.retryAt.IsZero() {
+		if until := time.Until(d.retryAt); until < next {
+			next = max(until, 0)
+		}
+	}
+	timer := time.NewTimer(next)
+	defer timer.Stop()
+	var hostWake <-chan struct{}
+	if d.conn != nil {
+		hostWake = d.conn.wake
+	}
+	var refWake <-chan struct{}
+	if d.refWatcher != nil {
+		refWake = d.refWatcher.wake
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return true
+		case <-d.wake:
+		case _, ok := <-hostWake:
+			if !ok {
+				hostWake = nil
+				continue
+			}
+		case _, ok := <-refWake:
+			if !ok {
+				refWake = nil
+				continue
+			}
+		}
+		// A wake-up: let the rest of the burst arrive, then go.
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(settle):
+		}
+		return true
+	}
+}
+
+// jitter returns d ± 10%.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
+}

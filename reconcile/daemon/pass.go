@@ -1,0 +1,388 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/rensei-dev/rensei/reconcile"
+	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/reconcile/report"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// revision is a loaded, valid revision and its placement.
+type revision struct {
+	sha  string
+	topo *schema.Topology
+	want *place.Desired
+	// validUntil is when an environment's active window opens or closes:
+	// the placement is recomputed then (no Jsonnet evaluation).
+	validUntil time.Time
+}
+
+// Pass results, as the rensei_passes_total result label.
+const (
+	ResultConverged = "converged" // every host converged
+	ResultChanged   = "drifted"   // drift found; see the reports
+	ResultFailed    = "failed"    // a step failed or a host is down
+	ResultNoConfig  = "no-config" // no revision could be enforced yet
+)
+
+// Pass runs one pass: ref check, load a new head when the branch moved,
+// observe, plan, guard, apply, report. It returns the result word; errors
+// are logged, counted and reported, never fatal. Pass is for tests and
+// benchmarks; it must not be called while Run runs.
+func (d *Daemon) Pass(ctx context.Context) string {
+	start := time.Now()
+	d.passes.Add(1)
+	result := d.pass(ctx)
+	d.cfg.Metrics.pass(time.Since(start), result)
+	d.mu.Lock()
+	d.lastPass, d.lastResult = time.Now(), result
+	d.mu.Unlock()
+	d.log.Debug("pass done", "result", result, "duration", time.Since(start))
+	return result
+}
+
+func (d *Daemon) pass(ctx context.Context) string {
+	now := d.cfg.Now()
+	d.checkRemote(ctx)
+	if d.refWatcher == nil {
+		d.armRefWatcher(ctx)
+	}
+
+	cand := d.current
+	var fresh *revision
+	if head, ok := d.newHead(); ok {
+		rev, err := d.load(ctx, head, now)
+		if err != nil {
+			d.refuse(head, err, false)
+		} else {
+			fresh, cand = rev, rev
+		}
+	}
+	if cand == nil {
+		d.reportWithoutRevision(ctx, now)
+		return ResultNoConfig
+	}
+	if now.After(cand.validUntil) {
+		if err := d.replace(cand, now); err != nil {
+			d.log.Error("placement", "commit", cand.sha, "err", err)
+			return ResultFailed
+		}
+	}
+	if err := d.connect(ctx, cand.topo); err != nil {
+		d.log.Error("connect", "commit", cand.sha, "err", err)
+		return ResultFailed
+	}
+	want := d.scoped(cand.want)
+	obs := reconcile.ObserveScope(ctx, d.conn.hosts.Drivers, d.cfg.Scope)
+	p := plan.Compute(want, obs)
+
+	if fresh != nil {
+		if why := d.guard(p, obs); why != "" && !d.cfg.AllowPrune {
+			d.refuse(plumbing.NewHash(fresh.sha), errors.New(why), true)
+			if d.current == nil {
+				d.reportWithoutRevision(ctx, now)
+				return ResultNoConfig
+			}
+			cand = d.current
+			if err := d.connect(ctx, cand.topo); err != nil {
+				d.log.Error("connect", "commit", cand.sha, "err", err)
+				return ResultFailed
+			}
+			want = d.scoped(cand.want)
+			obs = reconcile.ObserveScope(ctx, d.conn.hosts.Drivers, d.cfg.Scope)
+			p = plan.Compute(want, obs)
+		} else {
+			d.current, d.refused = fresh, nil
+			d.log.Info("revision adopted", "commit", fresh.sha)
+		}
+	}
+	d.cfg.Metrics.drift(p.Changes())
+
+	var res apply.Result
+	remaining := p
+	if !p.Empty() {
+		res, _ = apply.Apply(ctx, p, d.conn.hosts.Drivers, d.cfg.Apply)
+		d.cfg.Metrics.applied(res)
+		remaining = plan.Compute(want, reconcile.ObserveScope(ctx, d.conn.hosts.Drivers, d.cfg.Scope))
+	}
+	result := ResultConverged
+	switch {
+	case len(res.Failed) > 0 || hasHostSkip(remaining):
+		result = ResultFailed
+	case !p.Empty():
+		result = ResultChanged
+	}
+	d.publish(ctx, d.reports(cand.sha, want, p, res, remaining, now))
+	if ctx.Err() == nil {
+		d.ready.Store(true) // a revision is enforced
+	}
+	return result
+}
+
+// checkRemote asks the remote for its head unless it is backing off.
+func (d *Daemon) checkRemote(ctx context.Context) {
+	if !d.retryAt.IsZero() && time.Now().Before(d.retryAt) {
+		return
+	}
+	d.refChecks.Add(1)
+	head, err := d.cfg.Remote.Head(ctx, d.cfg.Branch)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		d.cfg.Metrics.gitError("ls-remote")
+		if d.backoff == 0 {
+			d.backoff = time.Second
+		} else {
+			d.backoff = min(2*d.backoff, d.cfg.MaxBackoff)
+		}
+		d.retryAt = time.Now().Add(d.backoff)
+		if d.remoteErr == nil || d.remoteErr.Error() != err.Error() {
+			d.log.Warn("remote unreachable; the last good revision is still enforced",
+				"commit", d.currentSHA(), "err", err, "retry", d.backoff)
+		}
+		d.remoteErr = err
+		d.pendingHead = plumbing.ZeroHash
+		return
+	}
+	if d.remoteErr != nil {
+		d.log.Info("remote reachable again", "commit", head.String())
+	}
+	d.remoteErr, d.backoff, d.retryAt = nil, 0, time.Time{}
+	d.pendingHead = head
+}
+
+// newHead returns the head to load, when the branch moved since the last look.
+func (d *Daemon) newHead() (plumbing.Hash, bool) {
+	h := d.pendingHead
+	if h.IsZero() || h == d.seen {
+		return h, false
+	}
+	return h, true
+}
+
+func (d *Daemon) currentSHA() string {
+	if d.current == nil {
+		return ""
+	}
+	return d.current.sha
+}
+
+// load fetches, verifies and evaluates head. The head counts as seen
+// whatever the outcome, except when the remote failed (tried again).
+func (d *Daemon) load(ctx context.Context, head plumbing.Hash, now time.Time) (*revision, error) {
+	start := time.Now()
+	d.fetches.Add(1)
+	got, err := d.cfg.Remote.Fetch(ctx, d.cfg.Branch)
+	d.cfg.Metrics.fetched(time.Since(start), err)
+	if err != nil {
+		d.log.Warn("fetch failed; the last good revision is still enforced", "commit", head.String(), "err", err)
+		return nil, errRetry
+	}
+	// The branch may have moved again between ls-remote and fetch: take what was fetched.
+	head = got
+	d.seen = head
+	rev, err := d.cfg.Remote.Resolve(head)
+	if err != nil {
+		return nil, err
+	}
+	if d.cfg.Keyring != "" {
+		if err := verify(rev, d.cfg.Keyring); err != nil {
+			return nil, err
+		}
+	}
+	d.evaluations.Add(1)
+	topo, want, err := reconcile.Desire(rev.FS, d.cfg.Load, place.Options{Commit: rev.SHA(), Now: now, Scope: d.cfg.Scope})
+	if err != nil {
+		return nil, err
+	}
+	return &revision{sha: rev.SHA(), topo: topo, want: want, validUntil: nextBoundary(want, now)}, nil
+}
+
+// errRetry: the head could not be fetched; it is looked at again next pass.
+var errRetry = errors.New("fetch failed")
+
+// refuse records a head that is not applied.
+func (d *Daemon) refuse(head plumbing.Hash, err error, held bool) {
+	if errors.Is(err, errRetry) {
+		return
+	}
+	reason := err.Error()
+	var ps schema.Problems
+	if errors.As(err, &ps) {
+		reason = fmt.Sprintf("%d configuration problem(s), nothing applied:\n%s", len(ps), ps.Error())
+	}
+	d.refused = &report.Refusal{Commit: head.String(), Reason: reason, Held: held}
+	d.cfg.Metrics.refused(held)
+	verb := "revision refused; the previous one is still enforced"
+	if held {
+		verb = "revision held: it would prune too much; the previous one is still enforced"
+	}
+	d.log.Error(verb, "commit", head.String(), "enforced", d.currentSHA(), "err", reason)
+}
+
+// replace recomputes the placement of rev at now: an active window opened
+// or closed. No Jsonnet is evaluated.
+func (d *Daemon) replace(rev *revision, now time.Time) error {
+	want, err := place.Place(rev.topo, place.Options{Commit: rev.sha, Now: now, Scope: d.cfg.Scope})
+	if err != nil {
+		return err
+	}
+	rev.want, rev.validUntil = want, nextBoundary(want, now)
+	return nil
+}
+
+// nextBoundary is the first moment after now at which an environment's
+// active window opens or closes (far future when none does).
+func nextBoundary(want *place.Desired, now time.Time) time.Time {
+	next := now.Add(24 * time.Hour)
+	for _, e := range want.Environments {
+		for _, t := range []time.Time{e.From, e.Until} {
+			if !t.IsZero() && t.After(now) && t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next
+}
+
+// scoped keeps the hosts the daemon is connected to.
+func (d *Daemon) scoped(want *place.Desired) *place.Desired {
+	out := *want
+	out.Hosts = nil
+	for _, h := range want.Hosts {
+		if _, ok := d.conn.hosts.Drivers[h.Key]; ok {
+			out.Hosts = append(out.Hosts, h)
+		}
+	}
+	return &out
+}
+
+func hasHostSkip(p plan.Plan) bool {
+	for _, s := range p.Steps {
+		if s.Kind == plan.KindHost && s.Action == plan.Skip {
+			return true
+		}
+	}
+	return false
+}
+
+// reports builds one report per connected host.
+func (d *Daemon) reports(commit string, want *place.Desired, p plan.Plan, res apply.Result, remaining plan.Plan, now time.Time) []report.Report {
+	out := make([]report.Report, 0, len(want.Hosts))
+	for _, h := range want.Hosts {
+		converged := true
+		for _, s := range remaining.Steps {
+			if s.Host == h.Key && (s.Action != plan.Skip || s.Kind == plan.KindHost) {
+				converged = false
+				break
+			}
+		}
+		r := report.Build(h.Key, commit, p, res, converged, now)
+		if d.refused != nil {
+			ref := *d.refused
+			r.Refused = &ref
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// reportWithoutRevision reports a refused head when no revision was ever
+// good: on the hosts named by --hosts as site/host, since no topology says
+// which hosts there are.
+func (d *Daemon) reportWithoutRevision(ctx context.Context, now time.Time) {
+	if d.refused == nil {
+		return
+	}
+	var out []report.Report
+	for _, k := range d.cfg.Hosts {
+		if !strings.Contains(k, "/") {
+			continue
+		}
+		site, host := report.SplitKey(k)
+		out = append(out, report.Report{Host: host, Site: site, Time: now.UTC(), Refused: d.refused,
+			Error: "no valid revision has been applied yet"})
+	}
+	slices.SortFunc(out, func(a, b report.Report) int { return strings.Compare(a.Key(), b.Key()) })
+	d.publish(ctx, out)
+}
+
+// publish writes the reports that changed; failures are logged and
+// retried on a later pass (the publisher keeps what it last wrote).
+func (d *Daemon) publish(ctx context.Context, reports []report.Report) {
+	if d.cfg.Publisher == nil || len(reports) == 0 {
+		return
+	}
+	if d.remoteErr != nil {
+		if n := len(d.cfg.Publisher.Pending(reports)); n > 0 {
+			d.log.Debug("reports pending until the remote is back", "reports", n)
+		}
+		return
+	}
+	n, err := d.cfg.Publisher.Publish(ctx, reports)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Metrics.gitError("push")
+			d.log.Warn("status branch: reports not written, retried next pass", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		d.cfg.Metrics.reportsWritten(n)
+	}
+}
+
+// connection is the drivers of the hosts of one topology.
+type connection struct {
+	sig    string
+	hosts  *reconcile.Hosts
+	wake   <-chan struct{}
+	cancel context.CancelFunc
+}
+
+func (c *connection) close() {
+	c.cancel()
+	c.hosts.Close()
+}
+
+// connect (re)connects when the hosts or their endpoints changed.
+func (d *Daemon) connect(ctx context.Context, topo *schema.Topology) error {
+	sig := hostsSignature(topo)
+	if d.conn != nil && d.conn.sig == sig {
+		return nil
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	hosts, wake, err := d.cfg.Connect(wctx, topo, d.cfg.Hosts, d.log)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if d.conn != nil {
+		d.conn.close()
+	}
+	d.conn = &connection{sig: sig, hosts: hosts, wake: wake, cancel: cancel}
+	return nil
+}
+
+// hostsSignature identifies the hosts and how they are reached.
+func hostsSignature(topo *schema.Topology) string {
+	var b strings.Builder
+	for _, s := range topo.Sites {
+		for _, h := range s.Hosts {
+			fmt.Fprintf(&b, "%s/%s %s %s %s %v\n", s.Name, h.Name, h.Docker, h.Netns, h.Underlay, h.TLS)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,162 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/rensei-dev/rensei/reconcile/source"
+)
+
+// bareRemote makes a bare repository holding the quickstart on main, and
+// returns it with a work tree that pushes to it.
+func bareRemote(t *testing.T) (bare, work string) {
+	t.Helper()
+	work = gitRepo(t)
+	bare = filepath.Join(t.TempDir(), "config.git")
+	git(t, work, "init", "-q", "--bare", "-b", "main", bare)
+	git(t, work, "remote", "add", "origin", bare)
+	git(t, work, "push", "-q", "origin", "main")
+	return bare, work
+}
+
+func TestRemoteHeadFetchResolve(t *testing.T) {
+	bare, work := bareRemote(t)
+	ctx := context.Background()
+	for _, url := range []string{bare, "file://" + bare} {
+		t.Run(url, func(t *testing.T) {
+			r, err := source.OpenRemote(url, t.TempDir(), source.Credentials{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := r.Head(ctx, "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.TrimSpace(git(t, work, "rev-parse", "HEAD"))
+			if head.String() != want {
+				t.Fatalf("head %s, want %s", head, want)
+			}
+			got, err := r.Fetch(ctx, "main")
+			if err != nil || got != head {
+				t.Fatalf("fetch: %s, %v; want %s", got, err, head)
+			}
+			rev, err := r.Resolve(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rev.FS.Open("sites/local.jsonnet"); err != nil {
+				t.Fatalf("resolved tree: %v", err)
+			}
+			// A new commit moves the head; the old cache follows on fetch.
+			write(t, work, "environments/more.jsonnet", "{ name: 'more', groups: [] }\n")
+			git(t, work, "add", ".")
+			git(t, work, "commit", "-q", "-m", "more")
+			git(t, work, "push", "-q", "origin", "main")
+			moved, err := r.Head(ctx, "main")
+			if err != nil || moved == head {
+				t.Fatalf("head after push: %s, %v", moved, err)
+			}
+			if got, err := r.Fetch(ctx, "main"); err != nil || got != moved {
+				t.Fatalf("fetch after push: %s, %v; want %s", got, err, moved)
+			}
+			if _, err := r.Head(ctx, "nope"); !errors.Is(err, source.ErrNoBranch) {
+				t.Fatalf("missing branch: %v, want ErrNoBranch", err)
+			}
+			git(t, work, "reset", "-q", "--hard", "HEAD~1") // leave work as it was for the next URL form
+			git(t, work, "push", "-q", "-f", "origin", "main")
+		})
+	}
+}
+
+func TestRemoteUnreachableNamesRemote(t *testing.T) {
+	bare, _ := bareRemote(t)
+	ctx := context.Background()
+	r, err := source.OpenRemote(bare, t.TempDir(), source.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bare, bare+".away"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Head(ctx, "main")
+	if !errors.Is(err, source.ErrRemoteUnreachable) || !strings.Contains(err.Error(), bare) {
+		t.Fatalf("head of a missing repository: %v; want ErrRemoteUnreachable naming %s", err, bare)
+	}
+	if _, err = r.Fetch(ctx, "main"); !errors.Is(err, source.ErrRemoteUnreachable) {
+		t.Fatalf("fetch of a missing repository: %v; want ErrRemoteUnreachable", err)
+	}
+	if err := os.Rename(bare+".away", bare); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Head(ctx, "main"); err != nil {
+		t.Fatalf("back again: %v", err)
+	}
+}
+
+func TestRemoteURLPasswordRedacted(t *testing.T) {
+	const secret = "s3cr3t-token"
+	url := "https://rensei:" + secret + "@127.0.0.1:1/config.git"
+	if got := source.Redact(url); strings.Contains(got, secret) || !strings.Contains(got, "127.0.0.1:1") {
+		t.Fatalf("Redact(%q) = %q", url, got)
+	}
+	t.Setenv("RENSEI_TEST_TOKEN", secret)
+	r, err := source.OpenRemote(url, t.TempDir(), source.Credentials{TokenEnv: "RENSEI_TEST_TOKEN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Head(context.Background(), "main")
+	if err == nil || !errors.Is(err, source.ErrRemoteUnreachable) {
+		t.Fatalf("head of a closed port: %v", err)
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(r.Name(), secret) {
+		t.Fatalf("secret leaked: %v / %s", err, r.Name())
+	}
+}
+
+func TestCredentialFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := source.OpenRemote("https://example.invalid/x.git", dir, source.Credentials{TokenFile: filepath.Join(dir, "missing")}); err == nil {
+		t.Fatal("a missing token file is an error")
+	}
+	if _, err := source.OpenRemote("ssh://git@example.invalid/x.git", dir, source.Credentials{SSHKeyFile: filepath.Join(dir, "missing")}); err == nil {
+		t.Fatal("a missing key file is an error")
+	}
+}
+
+func TestPushRejectedWhenBranchMoved(t *testing.T) {
+	bare, _ := bareRemote(t)
+	ctx := context.Background()
+	r, err := source.OpenRemote(bare, t.TempDir(), source.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := r.Fetch(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Locked(func(cache *gogit.Repository) error {
+		// Pushing main's own commit to a new branch, expecting it absent, works once.
+		if err := r.PushLocked(ctx, "other", head, plumbing.ZeroHash); err != nil {
+			return err
+		}
+		if got := source.TrackedLocked(cache, "other"); got != head {
+			t.Errorf("tracked %s, want %s", got, head)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := plumbing.NewHash("1111111111111111111111111111111111111111")
+	err = r.Locked(func(*gogit.Repository) error { return r.PushLocked(ctx, "other", head, stale) })
+	if !errors.Is(err, source.ErrPushRejected) {
+		t.Fatalf("push expecting a stale value: %v, want ErrPushRejected", err)
+	}
+}
