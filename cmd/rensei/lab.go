@@ -32,6 +32,11 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = g.logger()
+			unlock, err := lab.TryLock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			st, err := lab.Up(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -45,6 +50,11 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = g.logger()
+			unlock, err := lab.TryLock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			if err := lab.Down(cmd.Context(), opts); err != nil {
 				return err
 			}

@@ -85,6 +85,11 @@ Terraform.`,
 			if err := writePlan(g, p, output); err != nil {
 				return err
 			}
+			// A host that could not be observed was not planned: nothing
+			// can be promised about it, so the plan is not a success.
+			if down := unreachable(p); len(down) > 0 {
+				return fmt.Errorf("unreachable, not planned: %s", joinOr(down, ""))
+			}
 			if detailed && !p.Empty() {
 				return exitError{code: 2}
 			}

@@ -19,9 +19,12 @@ const (
 
 // transient reports whether a netlink error is worth retrying: the kernel was
 // busy, or a dump raced with a change and may be inconsistent.
+//
+// EAGAIN is not among them: on these sockets it is what an expired receive
+// timeout returns, and retrying a request the kernel never answered would
+// multiply the wait instead of failing the step.
 func transient(err error) bool {
-	return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EAGAIN) ||
-		errors.Is(err, unix.EINTR) || errors.Is(err, vnl.ErrDumpInterrupted)
+	return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EINTR) || errors.Is(err, vnl.ErrDumpInterrupted)
 }
 
 // retry runs op until it succeeds, fails with a non-transient error, the

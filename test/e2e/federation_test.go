@@ -321,10 +321,12 @@ func testSiteDown(t *testing.T, f *fed) {
 	}
 	// The reachable sites are converged.
 	mustRensei(t, 0, "plan", "--detailed-exitcode", "--hosts", siteA.key+","+siteC.key, f.repo)
-	// Known gap (reported): a plan of every host exits 0 and says "every
-	// host is converged" while site-b could not be observed at all.
+	// A plan of every host cannot vouch for site-b: it shows the host
+	// skipped and fails, so a CI drift check never reads it as all clear.
 	full := rensei(t, "plan", "--detailed-exitcode", f.repo)
-	f.note("plan --detailed-exitcode with site-b down: exit %d, %q", full.code, lastLine(full.stdout))
+	if full.code != 1 || !strings.Contains(full.stderr, "unreachable, not planned: "+siteB.key) {
+		t.Errorf("plan with %s down: exit %d, stderr %q; want exit 1 naming the host", siteB.key, full.code, full.stderr)
+	}
 	f.checkContainers(t, siteA, siteC)
 	f.checkTunnels(t, siteA, siteC)
 	f.ping(t, siteA, newCtr, wwwAddr, "new student at site-a → www at site-c, site-b down")

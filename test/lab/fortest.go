@@ -87,6 +87,25 @@ func lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
+// TryLock takes the machine-wide lab lock that test runs hold while they use
+// the lab, without waiting: a command that would change the lab (up, down)
+// fails rather than pull it from under a running test. The returned func
+// releases the lock.
+func TryLock() (func(), error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lab lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if err == syscall.EWOULDBLOCK {
+			return nil, fmt.Errorf("lab is in use by another process (a test run holds %s); try again when it ends", lockPath)
+		}
+		return nil, fmt.Errorf("lab lock %s: %w", lockPath, err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // testWriter sends the lab's log lines to the test log.
 type testWriter struct{ t testing.TB }
 
