@@ -249,6 +249,8 @@ func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, st
 		at([]string{"replicas"}, "replicas %d is negative", g.Replicas)
 	case g.Replicas > 0 && len(g.Members) > 0:
 		at([]string{"replicas", "members"}, "replicas and members are mutually exclusive")
+	case g.Replicas == 0 && len(g.Members) == 0:
+		at([]string{"replicas", "members"}, "no instances: set replicas (a count) or members (one instance per roster entry); remove the group to have none")
 	}
 	seen := map[string]bool{}
 	for _, m := range g.Members {

@@ -68,15 +68,19 @@ host was unreachable, or a host did not converge.`,
 			for _, f := range res.Failed {
 				fmt.Fprintf(g.stdout, "  failed: %s: %s\n", f.Step, f.Err)
 			}
+			skipped := ""
+			if len(down) > 0 {
+				skipped = "; unreachable, skipped: " + joinOr(down, "")
+			}
 			switch {
 			case applyErr != nil:
-				return fmt.Errorf("%d step(s) failed; the others were applied", len(res.Failed))
-			case len(down) > 0:
-				return fmt.Errorf("unreachable, skipped: %s; every other host converged", joinOr(down, ""))
+				return fmt.Errorf("%d step(s) failed; the others were applied%s", len(res.Failed), skipped)
 			case !again.Empty():
 				fmt.Fprintln(g.stdout, "Not converged; remaining:")
 				plan.Render(g.stdout, again, colour(g.stdout))
-				return fmt.Errorf("not converged after apply")
+				return fmt.Errorf("not converged after apply%s", skipped)
+			case len(down) > 0:
+				return fmt.Errorf("unreachable, skipped: %s; every other host converged", joinOr(down, ""))
 			}
 			fmt.Fprintln(g.stdout, "Converged: a second plan is empty.")
 			return nil
