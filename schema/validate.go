@@ -249,8 +249,6 @@ func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, st
 		at([]string{"replicas"}, "replicas %d is negative", g.Replicas)
 	case g.Replicas > 0 && len(g.Members) > 0:
 		at([]string{"replicas", "members"}, "replicas and members are mutually exclusive")
-	case g.Replicas == 0 && len(g.Members) == 0:
-		at([]string{"replicas", "members"}, "no instances: set replicas (a count) or members (one instance per roster entry); remove the group to have none")
 	}
 	seen := map[string]bool{}
 	for _, m := range g.Members {
@@ -389,7 +387,7 @@ func (v *validator) static(e *Environment, g *Group, n *Network, addr string, st
 		return
 	}
 	if len(g.Instances()) != 1 {
-		at([]string{addr}, "static address %s needs a group of exactly one instance, not %d", addr, len(g.Instances()))
+		at([]string{addr}, "static address %s needs a group of exactly one instance, not %d (set replicas: 1; a group without replicas or members has none)", addr, len(g.Instances()))
 	}
 	static, _, err := n.Blocks()
 	if err != nil {
