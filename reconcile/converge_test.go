@@ -3,6 +3,8 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -118,7 +120,7 @@ func drift(r *rand.Rand, h *fake.Host, obs plan.HostState) {
 // states and drift: after every apply, a second plan must be empty.
 func TestConvergence(t *testing.T) {
 	ctx := context.Background()
-	for seed := uint64(1); seed <= 60; seed++ {
+	for seed := uint64(1); seed <= 300; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, seed*7919))
 			fakes := map[string]*fake.Host{}
@@ -158,7 +160,7 @@ func TestConvergence(t *testing.T) {
 					}
 				}
 				obs := reconcile.Observe(ctx, live)
-				for key := range live {
+				for _, key := range slices.Sorted(maps.Keys(live)) {
 					drift(r, fakes[key], obs[key])
 				}
 			}

@@ -264,10 +264,11 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec) 
 		switch {
 		case !ok:
 			step.Action, step.Reason = Create, "absent"
-		case attachedTo(c, replacedNets) != "":
-			// The network cannot be removed while the container is on it:
-			// remove first, create again once the network is back.
-			net := attachedTo(c, replacedNets)
+		case attachedTo(o, replacedNets) != "":
+			// The network cannot be removed while the container is on it
+			// (as observed, whatever the new spec says): remove first,
+			// create again once the network is back.
+			net := attachedTo(o, replacedNets)
 			hp.add(Step{Kind: KindContainer, Name: c.Name, Env: env, Action: Delete, Phase: PhasePrepare,
 				Reason: fmt.Sprintf("network %s is replaced", net)})
 			step.Action, step.Reason = Create, fmt.Sprintf("recreated on replaced network %s", net)
@@ -297,10 +298,11 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec) 
 	}
 }
 
-func attachedTo(c *drivers.ContainerSpec, nets map[string]*drivers.NetworkSpec) string {
-	for _, n := range c.Networks {
-		if nets[n.Network] != nil {
-			return n.Network
+// attachedTo names a network of nets the live container is on, or "".
+func attachedTo(o drivers.Container, nets map[string]*drivers.NetworkSpec) string {
+	for _, name := range sortedKeys(o.Networks) {
+		if nets[name] != nil {
+			return name
 		}
 	}
 	return ""
