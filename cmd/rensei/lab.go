@@ -32,16 +32,13 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = g.logger()
-			unlock, err := lab.TryLock()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			st, err := lab.Up(cmd.Context(), opts)
-			if err != nil {
-				return err
-			}
-			return writeLab(g, st, output)
+			return withLabLock(func() error {
+				st, err := lab.Up(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				return writeLab(g, st, output)
+			})
 		},
 	}
 	down := &cobra.Command{
@@ -50,12 +47,7 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = g.logger()
-			unlock, err := lab.TryLock()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			if err := lab.Down(cmd.Context(), opts); err != nil {
+			if err := withLabLock(func() error { return lab.Down(cmd.Context(), opts) }); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.stdout, "lab removed")
@@ -80,6 +72,17 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 	}
 	cmd.AddCommand(up, down, status)
 	return cmd
+}
+
+// withLabLock runs f holding the lab lock, so up and down never pull the
+// lab from under a running test.
+func withLabLock(f func() error) error {
+	unlock, err := lab.TryLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return f()
 }
 
 func writeLab(g *globals, st *lab.Status, output string) error {

@@ -72,11 +72,7 @@ Terraform.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json (markdown needs --base)", output)
 			}
-			_, topo, want, err := cf.desire(args, g)
-			if err != nil {
-				return err
-			}
-			hosts, err := reconcile.Connect(topo, hf.hosts, g.logger())
+			_, want, hosts, err := connectDesired(args, g, &cf, &hf)
 			if err != nil {
 				return err
 			}
@@ -103,6 +99,20 @@ Terraform.`,
 	cmd.Flags().StringVar(&base, "base", "", "compare revisions: the Git revision to compare from (branch, tag, commit, origin/main); no host is contacted")
 	cmd.Flags().StringVar(&head, "head", "", "with --base: the Git revision to compare to (default HEAD)")
 	return cmd
+}
+
+// connectDesired loads and places the selected revision and connects its
+// hosts (or those of --hosts). The caller closes the hosts.
+func connectDesired(args []string, g *globals, cf *configFlags, hf *hostFlags) (*schema.Topology, *place.Desired, *reconcile.Hosts, error) {
+	_, topo, want, err := cf.desire(args, g)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hosts, err := reconcile.Connect(topo, hf.hosts, g.logger())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return topo, want, hosts, nil
 }
 
 // planHosts observes the connected hosts and plans only for them.

@@ -96,11 +96,7 @@ be listed; the others are shown.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			_, topo, want, err := cf.desire(args, g)
-			if err != nil {
-				return err
-			}
-			hosts, err := reconcile.Connect(topo, hf.hosts, g.logger())
+			topo, want, hosts, err := connectDesired(args, g, &cf, &hf)
 			if err != nil {
 				return err
 			}
@@ -156,11 +152,7 @@ nothing. Unlisted hosts are reported and skipped.`,
 			if err != nil {
 				return fmt.Errorf("--older-than %q: %w", olderThan, err)
 			}
-			_, topo, want, err := cf.desire(args, g)
-			if err != nil {
-				return err
-			}
-			hosts, err := reconcile.Connect(topo, hf.hosts, g.logger())
+			topo, want, hosts, err := connectDesired(args, g, &cf, &hf)
 			if err != nil {
 				return err
 			}
