@@ -61,6 +61,14 @@ func (c Containers) Ensure(ctx context.Context, spec drivers.ContainerSpec) erro
 	if err != nil {
 		return c.d.fail("container", spec.Name, "inspect", err)
 	}
+	if found && owned(cur.Config.Labels) && cur.State != nil && cur.State.Status == container.StateRemoving {
+		// Someone is removing it (docker rm -f races the event that woke
+		// this pass): starting it would fail, so wait for it to go.
+		if err := c.waitGone(ctx, spec.Name); err != nil {
+			return c.d.fail("container", spec.Name, "wait for removal", err)
+		}
+		found = false
+	}
 	if found {
 		if !owned(cur.Config.Labels) {
 			return c.d.notOwned("container", spec.Name, "ensure")
@@ -188,6 +196,27 @@ func (c Containers) inspect(ctx context.Context, name string) (container.Inspect
 		return cur, false, nil
 	}
 	return cur, true, nil
+}
+
+// removalWait bounds the wait for a container another client is removing.
+const removalWait = 15 * time.Second
+
+// waitGone polls until no container has that name, ctx ends or removalWait passes.
+func (c Containers) waitGone(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, removalWait)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, found, err := c.inspect(ctx, name); err != nil || !found {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("still being removed: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // remove force-removes a container by ID, keeping its volumes. Already gone

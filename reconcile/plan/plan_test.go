@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,6 +146,11 @@ func TestPlanGolden(t *testing.T) {
 			return t
 		}(), func(w *world) {}},
 		{"host-down", base, func(w *world) { w.hosts["cloud/h0"].SetDown(true) }},
+		{"semester-ended-volumes-collapse", func() *schema.Topology {
+			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ida", "jo")
+			t.Environments[0].Active = &schema.Window{Until: "2027-04-01"}
+			return t
+		}(), func(w *world) {}},
 		{"subnet-changed", func() *schema.Topology {
 			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee")
 			t.Environments[0].Networks[0].Subnet = "198.19.1.0/24"
@@ -156,7 +162,11 @@ func TestPlanGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld()
 			if tt.drift != nil {
-				w.converge(t, desired(t, base))
+				start := base
+				if strings.HasPrefix(tt.name, "semester") {
+					start = topology("rensei/busybox:1", "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ida", "jo")
+				}
+				w.converge(t, desired(t, start))
 				tt.drift(w)
 			}
 			want := desired(t, tt.want)

@@ -19,12 +19,18 @@ const reset = "\x1b[0m"
 func Render(w io.Writer, p Plan, colour bool) error {
 	var b strings.Builder
 	host := ""
-	for _, s := range p.Steps {
+	for i := 0; i < len(p.Steps); i++ {
+		s := p.Steps[i]
 		if s.Host != host {
 			host = s.Host
 			fmt.Fprintf(&b, "%s\n", host)
 		}
 		line := fmt.Sprintf("  %s %-9s %s: %s", symbols[s.Action], s.Kind, s.Name, s.Reason)
+		// A semester's worth of kept volumes is one line, not hundreds.
+		if n := sameSkips(p.Steps[i:]); n >= collapseAt {
+			line = fmt.Sprintf("  %s %-9s %d volumes (%s … %s): %s", symbols[s.Action], s.Kind, n, s.Name, p.Steps[i+n-1].Name, s.Reason)
+			i += n - 1
+		}
 		if colour {
 			line = colours[s.Action] + line + reset
 		}
@@ -33,6 +39,25 @@ func Render(w io.Writer, p Plan, colour bool) error {
 	b.WriteString(Summary(p) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// collapseAt is the number of identical skipped volume steps from which
+// text output prints one line for them.
+const collapseAt = 4
+
+// sameSkips counts the leading skipped volume steps of one host that share
+// the first one's reason.
+func sameSkips(steps []Step) int {
+	first := steps[0]
+	if first.Kind != KindVolume || first.Action != Skip {
+		return 0
+	}
+	n := 1
+	for n < len(steps) && steps[n].Host == first.Host && steps[n].Kind == KindVolume &&
+		steps[n].Action == Skip && steps[n].Reason == first.Reason {
+		n++
+	}
+	return n
 }
 
 // Summary counts the steps by action: "Plan: 2 to create, 1 to delete."
