@@ -29,6 +29,11 @@ func (r Revision) SHA() string { return r.Commit.Hash.String() }
 
 // OpenRepository opens the Git repository at dir (a work tree or a bare repository).
 func OpenRepository(dir string) (*git.Repository, error) {
+	// A bare repository is opened as it is; a work tree, also from a
+	// subdirectory of it.
+	if repo, err := git.PlainOpen(dir); err == nil {
+		return repo, nil
+	}
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return nil, fmt.Errorf("git repository %s: %w", dir, err)

@@ -157,3 +157,24 @@ func TestTreeFS(t *testing.T) {
 		t.Fatalf("read: %q %v", data, err)
 	}
 }
+
+// TestBareRepository: a bare repository (a daemon's remote) is read too.
+func TestBareRepository(t *testing.T) {
+	dir := gitRepo(t)
+	bare := filepath.Join(t.TempDir(), "config.git")
+	git(t, dir, "clone", "-q", "--bare", dir, bare)
+	repo, err := source.OpenRepository(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := source.Resolve(repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := git(t, dir, "rev-parse", "HEAD"); rev.SHA() != want {
+		t.Fatalf("resolved %s, want %s", rev.SHA(), want)
+	}
+	if _, err := schema.Load(rev.FS, schema.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
