@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,10 +48,11 @@ func TestThreeDaemonsOnLab(t *testing.T) {
 	}
 	repo := newConfigRepo(t)
 	repo.push("three members", map[string]string{"sites/lab.jsonnet": string(sites), "environments/burst.jsonnet": burstEnv(3)})
+	daemons := map[string]*daemonProc{}
 	for _, s := range st.Sites {
 		args := []string{"daemon", "--repo", repo.bare, "--hosts", s.Name + "/docker", "--interval", "1s",
 			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--state-dir", t.TempDir(), "--log-level", "info", "--log-format", "text"}
-		startDaemon(t, "the daemon of "+s.Name, bin, args...)
+		daemons[s.Name] = startDaemon(t, "the daemon of "+s.Name, bin, args...)
 	}
 	// The burst: eight commits, each adding a member, as fast as git pushes.
 	var head string
@@ -101,4 +104,77 @@ func TestThreeDaemonsOnLab(t *testing.T) {
 	if out, err := plan.CombinedOutput(); err != nil {
 		t.Errorf("rensei plan --detailed-exitcode: %v\n%s", err, out)
 	}
+
+	// Drift with no push: site-b's tunnel deleted and one of its containers
+	// removed. Events wake site-b's daemon; the repair is reported.
+	siteB, _ := st.Site("site-b")
+	links, err := exec.Command("ip", "-n", siteB.Netns, "-o", "link", "show", "type", "vxlan").Output()
+	if err != nil {
+		t.Fatalf("ip -n %s link: %v", siteB.Netns, err)
+	}
+	tunnels := strings.Fields(string(links))
+	var tunnel string
+	for _, f := range tunnels {
+		if strings.HasPrefix(f, "rs-vx-") {
+			tunnel = strings.TrimSuffix(f, ":")
+			break
+		}
+	}
+	if tunnel == "" {
+		t.Fatalf("no tunnel on site-b: %v", tunnels)
+	}
+	var victim string
+	for name := range managedOn(t, siteB) {
+		victim = name
+		break
+	}
+	start = time.Now()
+	if out, err := exec.Command("ip", "-n", siteB.Netns, "link", "del", tunnel).CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("docker", "-H", siteB.Docker, "rm", "-f", victim).CombinedOutput(); err != nil {
+		t.Fatalf("docker rm: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "site-b's tunnel and "+victim+" repaired and reported", func() bool {
+		if exec.Command("ip", "-n", siteB.Netns, "link", "show", tunnel).Run() != nil {
+			return false
+		}
+		if len(managedOn(t, siteB)[victim]) != 1 {
+			return false
+		}
+		r := repo.reports()["site-b/docker"]
+		repairedTunnel, repairedContainer := false, false
+		for _, a := range r.Applied {
+			repairedTunnel = repairedTunnel || a.Name == tunnel
+			repairedContainer = repairedContainer || a.Name == victim
+		}
+		return r.Commit == head && repairedTunnel && repairedContainer
+	})
+	t.Logf("tunnel deleted and container removed to both repaired and reported: %s", time.Since(start).Round(time.Millisecond))
+
+	// rensei status reads the branch with plain Git objects.
+	out, err := exec.Command(bin, "status", "--repo", repo.bare).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rensei status: %v\n%s", err, out)
+	}
+	for _, s := range st.Sites {
+		if !strings.Contains(string(out), s.Name+"/docker") {
+			t.Errorf("rensei status lacks %s:\n%s", s.Name, out)
+		}
+	}
+
+	// SIGTERM: the daemon stops on its own, cleanly and promptly.
+	d := daemons["site-c"]
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("daemon exit after SIGTERM: %v", d.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("daemon still running 20s after SIGTERM")
+	}
 }
+
