@@ -50,10 +50,11 @@ e2e: images ## end-to-end tests: the CLI on the local engine, federation on the 
 	$(GO) test $(TESTFLAGS) -v ./test/cli/ ./test/e2e/
 
 .PHONY: bench
-bench: images ## benchmarks: plan of a 1,000-member course, cold apply, tunnels
+bench: images ## benchmarks: 1,000-member course plan, cold apply, tunnels, daemon (idle pass, push to converged, repair, memory)
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./drivers/netlink/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./drivers/docker/
+	$(GO) test -run '^$$' -bench 'IdlePass|PushToConverged|DaemonRSS|RepairOnLab' -benchtime 10x ./test/daemon/
 
 .PHONY: schema
 schema: ## regenerate schema/rensei.schema.json from the Go types

@@ -149,13 +149,9 @@ func (p *daemonProc) exited() bool {
 
 // managedOn lists the managed containers of one site engine with the
 // docker CLI: name → state (every state, not only running).
-func managedOn(t *testing.T, s lab.Site) map[string][]string {
-	t.Helper()
-	out, err := exec.Command("docker", "-H", s.Docker, "ps", "-a", "--filter", "label=io.rensei.managed=true",
-		"--format", "{{.Names}} {{.State}}").CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker ps on %s: %v\n%s", s.Name, err, out)
-	}
+func managedOn(tb testing.TB, s lab.Site) map[string][]string {
+	tb.Helper()
+	out := mustRun(tb, "docker", "-H", s.Docker, "ps", "-a", "--filter", "label=io.rensei.managed=true", "--format", "{{.Names}} {{.State}}")
 	got := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if name, state, ok := strings.Cut(line, " "); ok {

@@ -177,4 +177,3 @@ func TestThreeDaemonsOnLab(t *testing.T) {
 		t.Error("daemon still running 20s after SIGTERM")
 	}
 }
-
