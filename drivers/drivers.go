@@ -91,6 +91,15 @@ type Tunnels interface {
 	Delete(ctx context.Context, name string) error
 }
 
+// VolumeMounts is implemented by volume drivers that can tell which
+// containers (any owner, running or not) mount each volume. Pruning needs
+// it: a volume is kept whoever mounts it. Observation does not, so it is
+// not part of Volumes.List.
+type VolumeMounts interface {
+	// MountedBy maps volume name → names of the containers that mount it.
+	MountedBy(ctx context.Context) (map[string][]string, error)
+}
+
 // TunnelBulkDeleter is implemented by tunnel drivers that delete many
 // devices in one batch (the kernel's per-device unregister cost is paid
 // once rather than per device). Apply uses it for bulk teardown.

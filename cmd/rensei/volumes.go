@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -16,15 +15,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/place"
-	"github.com/rensei-dev/rensei/schema"
 )
 
 func newVolumes(g *globals) *cobra.Command {
@@ -96,12 +91,12 @@ be listed; the others are shown.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			topo, want, hosts, err := connectDesired(args, g, &cf, &hf)
+			_, want, hosts, err := connectDesired(args, g, &cf, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			scan := scanVolumes(cmd.Context(), topo, want, hosts, cf.scope, env)
+			scan := scanVolumes(cmd.Context(), want, hosts, cf.scope, env)
 			if output == "json" {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
@@ -152,13 +147,13 @@ nothing. Unlisted hosts are reported and skipped.`,
 			if err != nil {
 				return fmt.Errorf("--older-than %q: %w", olderThan, err)
 			}
-			topo, want, hosts, err := connectDesired(args, g, &cf, &hf)
+			_, want, hosts, err := connectDesired(args, g, &cf, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
 			ctx := cmd.Context()
-			scan := scanVolumes(ctx, topo, want, hosts, cf.scope, env)
+			scan := scanVolumes(ctx, want, hosts, cf.scope, env)
 			doomed, kept := prunable(scan.Volumes, age, time.Now())
 			writePrunePlan(g.stdout, doomed, kept)
 			if len(doomed) == 0 {
@@ -221,19 +216,13 @@ func parseAge(s string) (time.Duration, error) {
 
 // scanVolumes lists the owned volumes of scope (and of env, when given) on
 // every connected host in parallel, with the containers that mount them.
-func scanVolumes(ctx context.Context, topo *schema.Topology, want *place.Desired, hosts *reconcile.Hosts, scope, env string) volumeScan {
-	specs := map[string]schema.Host{}
-	for _, s := range topo.Sites {
-		for _, h := range s.Hosts {
-			specs[s.Name+"/"+h.Name] = h
-		}
-	}
+func scanVolumes(ctx context.Context, want *place.Desired, hosts *reconcile.Hosts, scope, env string) volumeScan {
 	scan := volumeScan{Volumes: []volumeRow{}, Failed: []hostFailure{}, drivers: hosts.Drivers}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for key, h := range hosts.Drivers {
 		wg.Go(func() {
-			rows, err := scanHost(ctx, key, h, specs[key], want, scope, env)
+			rows, err := scanHost(ctx, key, h, want, scope, env)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -252,7 +241,7 @@ func scanVolumes(ctx context.Context, topo *schema.Topology, want *place.Desired
 }
 
 // scanHost lists one host's owned volumes of scope (and env) with their users.
-func scanHost(ctx context.Context, key string, h drivers.Host, spec schema.Host, want *place.Desired, scope, env string) ([]volumeRow, error) {
+func scanHost(ctx context.Context, key string, h drivers.Host, want *place.Desired, scope, env string) ([]volumeRow, error) {
 	vols, err := h.Volumes.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes: %w", err)
@@ -265,7 +254,11 @@ func scanHost(ctx context.Context, key string, h drivers.Host, spec schema.Host,
 			}
 		}
 	}
-	mounted, mountsErr := mountsOn(ctx, spec)
+	var mounted map[string][]string
+	mountsErr := fmt.Errorf("host %s: its driver cannot tell which containers mount a volume", key)
+	if vm, ok := h.Volumes.(drivers.VolumeMounts); ok {
+		mounted, mountsErr = vm.MountedBy(ctx)
+	}
 	var rows []volumeRow
 	for _, v := range vols {
 		l := v.Labels
@@ -297,48 +290,6 @@ func sortedOrEmpty(s []string) []string {
 	return s
 }
 
-// mountsOn asks the host's engine which containers, running or not, mount
-// each named volume: one list call. The drivers list only Rensei's own
-// containers and not their mounts, while a volume must be kept whoever
-// mounts it, so this asks the engine directly. ssh endpoints are not
-// asked (an error is returned); prune then keeps their volumes.
-func mountsOn(ctx context.Context, h schema.Host) (map[string][]string, error) {
-	u, err := url.Parse(h.Docker)
-	if err != nil {
-		return nil, err
-	}
-	opts := []client.Opt{client.WithAPIVersionNegotiation(), client.WithHost(h.Docker)}
-	switch {
-	case u.Scheme == "unix":
-	case u.Scheme == "tcp" && h.TLS != nil:
-		opts = append(opts, client.WithTLSClientConfig(h.TLS.CA, h.TLS.Cert, h.TLS.Key))
-	case u.Scheme == "tcp":
-	default:
-		return nil, fmt.Errorf("docker endpoint %s: mounts are only looked up over unix:// and tcp://", h.Docker)
-	}
-	cli, err := client.NewClientWithOpts(opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	list, err := cli.ContainerList(ctx, container.ListOptions{All: true})
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
-	}
-	out := map[string][]string{}
-	for _, c := range list {
-		name := c.ID[:min(12, len(c.ID))]
-		if len(c.Names) > 0 {
-			name = strings.TrimPrefix(c.Names[0], "/")
-		}
-		for _, m := range c.Mounts {
-			if m.Type == mount.TypeVolume && m.Name != "" {
-				out[m.Name] = append(out[m.Name], name)
-			}
-		}
-	}
-	return out, nil
-}
 
 // err reports the hosts that could not be listed.
 func (s volumeScan) err() error {

@@ -2,8 +2,11 @@ package docker
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/rensei-dev/rensei/drivers"
@@ -28,6 +31,30 @@ func (v Volumes) List(ctx context.Context) ([]drivers.Volume, error) {
 		}
 		created, _ := time.Parse(time.RFC3339, vol.CreatedAt)
 		out = append(out, drivers.Volume{Name: vol.Name, Labels: vol.Labels, CreatedAt: created})
+	}
+	return out, nil
+}
+
+var _ drivers.VolumeMounts = Volumes{}
+
+// MountedBy lists every container of the engine, Rensei's or not, running or
+// not, in one call and maps each named volume to the containers mounting it.
+func (v Volumes) MountedBy(ctx context.Context) (map[string][]string, error) {
+	list, err := v.d.cli.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return nil, v.d.fail("containers", "", "list", err)
+	}
+	out := map[string][]string{}
+	for _, c := range list {
+		name := shortID(c.ID)
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		for _, m := range c.Mounts {
+			if m.Type == mount.TypeVolume && m.Name != "" {
+				out[m.Name] = append(out[m.Name], name)
+			}
+		}
 	}
 	return out, nil
 }

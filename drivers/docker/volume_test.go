@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/google/go-cmp/cmp"
 
@@ -58,5 +60,35 @@ func TestVolumes(t *testing.T) {
 	}
 	if _, err := h.cli.VolumeInspect(ctx, spec.Name); !isNotFound(err) {
 		t.Errorf("volume still there after Delete: %v", err)
+	}
+}
+
+// TestVolumeMountedBy: every container mounting a volume is named, whoever
+// owns it and whether it runs or not.
+func TestVolumeMountedBy(t *testing.T) {
+	h := newHarness(t)
+	ctx := h.ctx()
+	vols := h.d.Volumes()
+	vol := h.name("data")
+	if err := vols.Ensure(ctx, drivers.VolumeSpec{Name: vol, Labels: labels("v1")}); err != nil {
+		t.Fatal(err)
+	}
+	mine := h.spec(h.name("mine"))
+	mine.Mounts = []drivers.Mount{{Volume: vol, Target: "/data"}}
+	if err := h.d.Containers().Ensure(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	theirs := h.name("theirs")
+	if _, err := h.cli.ContainerCreate(ctx, &container.Config{Image: mine.Image, Cmd: []string{"true"}},
+		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: "/x"}}}, nil, nil, theirs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := vols.MountedBy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := slices.Sorted(slices.Values(got[vol]))
+	if diff := cmp.Diff([]string{mine.Name, theirs}, users); diff != "" {
+		t.Fatalf("MountedBy[%s] (-want +got):\n%s", vol, diff)
 	}
 }

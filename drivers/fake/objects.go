@@ -182,6 +182,23 @@ func (d volumes) List(context.Context) ([]drivers.Volume, error) {
 	return out, nil
 }
 
+// MountedBy maps each volume to the containers (owned or not) mounting it.
+func (d volumes) MountedBy(context.Context) (map[string][]string, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("volume", "list", ""); err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, name := range slices.Sorted(maps.Keys(h.containers)) {
+		for _, m := range h.containers[name].spec.Mounts {
+			out[m.Volume] = append(out[m.Volume], name)
+		}
+	}
+	return out, nil
+}
+
 func (d volumes) Ensure(_ context.Context, spec drivers.VolumeSpec) error {
 	h := d.h
 	h.mu.Lock()
