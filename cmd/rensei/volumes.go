@@ -290,7 +290,6 @@ func sortedOrEmpty(s []string) []string {
 	return s
 }
 
-
 // err reports the hosts that could not be listed.
 func (s volumeScan) err() error {
 	if len(s.Failed) == 0 {
