@@ -126,4 +126,8 @@ type Host struct {
 	Tunnels    Tunnels
 	// Probe checks reachability; nil means always reachable.
 	Probe func(ctx context.Context) HostStatus
+	// Events, when not nil, subscribes to changes of owned objects on the
+	// host (e.g. Docker events): each is a wake-up for the next pass, never
+	// a state to act on. The channel closes when ctx ends.
+	Events func(ctx context.Context) (<-chan struct{}, error)
 }

@@ -101,6 +101,7 @@ func (d *Driver) Host() drivers.Host {
 		Networks:   d.Networks(),
 		Volumes:    d.Volumes(),
 		Probe:      d.Probe,
+		Events:     d.Events,
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/rensei-dev/rensei/drivers/docker"
 	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -16,9 +15,9 @@ type watcher interface {
 }
 
 // DefaultConnect connects the hosts with reconcile.Connect and merges
-// their wake-ups: the Docker events of each engine (a second client per
-// host, for the event stream) and the netlink watch of each host's
-// tunnels. A host whose events cannot be subscribed (down) is only polled.
+// their wake-ups: the events of each host's drivers (Docker events) and the
+// netlink watch of each host's tunnels. A host whose events cannot be
+// subscribed (down) is only polled.
 func DefaultConnect(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*reconcile.Hosts, <-chan struct{}, error) {
 	hosts, err := reconcile.Connect(topo, only, log)
 	if err != nil {
@@ -35,32 +34,19 @@ func DefaultConnect(ctx context.Context, topo *schema.Topology, only []string, l
 			}
 		}()
 	}
-	for _, s := range topo.Sites {
-		for _, h := range s.Hosts {
-			key := s.Name + "/" + h.Name
-			dh, ok := hosts.Drivers[key]
-			if !ok { // not one of this daemon's hosts
-				continue
+	for key, dh := range hosts.Drivers {
+		if dh.Events != nil {
+			if ch, err := dh.Events(ctx); err == nil {
+				follow(ch)
+			} else {
+				log.Warn("events unavailable; polling only", "host", key, "err", err)
 			}
-			var tls *docker.TLSFiles
-			if h.TLS != nil {
-				tls = &docker.TLSFiles{CA: h.TLS.CA, Cert: h.TLS.Cert, Key: h.TLS.Key}
-			}
-			if ev, err := docker.New(h.Docker, tls, key, log); err == nil {
-				if ch, err := ev.Events(ctx); err == nil {
-					follow(ch)
-					go func() { <-ctx.Done(); ev.Close() }()
-				} else {
-					ev.Close()
-					log.Warn("docker events unavailable; polling only", "host", key, "err", err)
-				}
-			}
-			if w, ok := dh.Tunnels.(watcher); ok {
-				if ch, err := w.Watch(ctx); err == nil {
-					follow(ch)
-				} else {
-					log.Warn("netlink watch unavailable; polling only", "host", key, "err", err)
-				}
+		}
+		if w, ok := dh.Tunnels.(watcher); ok {
+			if ch, err := w.Watch(ctx); err == nil {
+				follow(ch)
+			} else {
+				log.Warn("netlink watch unavailable; polling only", "host", key, "err", err)
 			}
 		}
 	}
