@@ -95,13 +95,3 @@ func (im *importer) source(name string) []byte {
 	defer im.mu.Unlock()
 	return im.files[name]
 }
-
-// LibraryFiles lists the embedded library's files, for documentation.
-func LibraryFiles() []string {
-	entries, _ := fs.ReadDir(libFS, "lib")
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -229,11 +228,4 @@ func jsonnetProblem(file string, err error) Problem {
 		p.Msg += "\n\t" + strings.Join(frames, "\n\t")
 	}
 	return p
-}
-
-// Filename reports whether name is a repository file Load reads.
-func Filename(name string) bool {
-	name = path.Clean(name)
-	return (strings.HasPrefix(name, "sites/") || strings.HasPrefix(name, "environments/") ||
-		strings.HasPrefix(name, "lib/") || strings.HasPrefix(name, "vendor/")) && name != ""
 }

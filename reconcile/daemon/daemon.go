@@ -162,9 +162,6 @@ func (d *Daemon) Wake() {
 // Ready reports whether a pass has enforced a revision.
 func (d *Daemon) Ready() bool { return d.ready.Load() }
 
-// Metrics returns the daemon's metrics.
-func (d *Daemon) Metrics() *Metrics { return d.cfg.Metrics }
-
 // Stats returns the counters so far.
 func (d *Daemon) Stats() Stats {
 	s := Stats{Passes: d.passes.Load(), RefChecks: d.refChecks.Load(), Fetches: d.fetches.Load(),
