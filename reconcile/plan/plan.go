@@ -114,6 +114,7 @@ type HostState struct {
 // hosts absent from have are planned as empty.
 func Compute(want *place.Desired, have Observed) Plan {
 	p := Plan{Commit: want.Commit}
+	where := indexInstances(want)
 	for i := range want.Hosts {
 		h := &want.Hosts[i]
 		obs := have[h.Key]
@@ -122,7 +123,7 @@ func Compute(want *place.Desired, have Observed) Plan {
 				Reason: "host unreachable, its part of the plan is skipped: " + obs.Err.Error()})
 			continue
 		}
-		hp := hostPlanner{want: want, host: h, have: obs}
+		hp := hostPlanner{want: want, where: where, host: h, have: obs}
 		p.Steps = append(p.Steps, hp.steps()...)
 	}
 	sort.SliceStable(p.Steps, func(i, j int) bool {
@@ -139,10 +140,11 @@ func Compute(want *place.Desired, have Observed) Plan {
 }
 
 type hostPlanner struct {
-	want *place.Desired
-	host *place.Host
-	have HostState
-	out  []Step
+	want  *place.Desired
+	where instances
+	host  *place.Host
+	have  HostState
+	out   []Step
 }
 
 func (hp *hostPlanner) add(s Step) {
@@ -156,6 +158,25 @@ func (hp *hostPlanner) steps() []Step {
 	hp.tunnels(replaced)
 	hp.containers(replaced)
 	return hp.out
+}
+
+// instances indexes the desired containers once per plan, so explaining a
+// removal does not scan every host.
+type instances struct {
+	group map[string]bool   // "env/group" → desired somewhere
+	host  map[string]string // "env/group/instance" → host key
+}
+
+func indexInstances(want *place.Desired) instances {
+	idx := instances{group: map[string]bool{}, host: map[string]string{}}
+	for _, h := range want.Hosts {
+		for _, c := range h.Containers {
+			eg := c.Labels[drivers.LabelEnv] + "/" + c.Labels[drivers.LabelGroup]
+			idx.group[eg] = true
+			idx.host[eg+"/"+c.Labels[drivers.LabelInstance]] = h.Key
+		}
+	}
+	return idx
 }
 
 // goneReason explains why an owned object is no longer desired.
@@ -176,21 +197,12 @@ func (hp *hostPlanner) goneReason(labels map[string]string, what string) string 
 	if g == "" {
 		return what + " is no longer placed on this host"
 	}
-	elsewhere := ""
-	groupWanted := false
-	for _, h := range hp.want.Hosts {
-		for _, c := range h.Containers {
-			if c.Labels[drivers.LabelEnv] != env || c.Labels[drivers.LabelGroup] != g {
-				continue
-			}
-			groupWanted = true
-			if c.Labels[drivers.LabelInstance] == inst && h.Key != hp.host.Key {
-				elsewhere = h.Key
-			}
-		}
+	elsewhere := hp.where.host[env+"/"+g+"/"+inst]
+	if elsewhere == hp.host.Key {
+		elsewhere = ""
 	}
 	switch {
-	case !groupWanted:
+	case !hp.where.group[env+"/"+g]:
 		return fmt.Sprintf("group %q is not in environment %q any more (renamed or removed)", g, env)
 	case elsewhere != "":
 		return fmt.Sprintf("%s %q moves to %s", what, inst, elsewhere)
