@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -95,5 +96,43 @@ func TestSiteDownStillChecksConvergence(t *testing.T) {
 	}
 	if strings.Contains(res.out(), "every other host converged") || !strings.Contains(strings.ToLower(res.out()), "not converged") {
 		t.Errorf("apply says the reachable hosts converged although %s is stopped and a second plan wants to start it:\n%s", once, res)
+	}
+}
+
+// TestHosts probes every host: the local engine answers with its version,
+// the down site is reported with the reason, and the command exits 1.
+func TestHosts(t *testing.T) {
+	t.Parallel()
+	cli := engine(t)
+	r := newRepo(t, cli)
+	r.write("sites/far.jsonnet", downSite)
+	r.writeHello(hello{Name: r.env, Subnet: freeSubnet(t, cli), Local: true})
+
+	res := r.rensei("hosts", r.dir)
+	wantExit(t, res, 1)
+	wantContains(t, "hosts error", res.stderr, "unreachable: far/docker")
+	wantContains(t, "hosts table", res.stdout, "HOST", "local/docker", "far/docker", "nonexistent.sock")
+
+	res = r.rensei("hosts", "-o", "json", r.dir)
+	wantExit(t, res, 1)
+	var rows []struct {
+		Host   string `json:"host"`
+		Status struct {
+			Reachable     bool   `json:"reachable"`
+			DockerVersion string `json:"dockerVersion"`
+			Error         string `json:"error"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rows); err != nil {
+		t.Fatalf("hosts -o json: %v\n%s", err, res.stdout)
+	}
+	if len(rows) != 2 || rows[0].Host != "far/docker" || rows[1].Host != "local/docker" {
+		t.Fatalf("hosts: %+v", rows)
+	}
+	if rows[0].Status.Reachable || rows[0].Status.Error == "" {
+		t.Errorf("far/docker: %+v, want unreachable with a reason", rows[0].Status)
+	}
+	if !rows[1].Status.Reachable || rows[1].Status.DockerVersion == "" {
+		t.Errorf("local/docker: %+v, want reachable with a version", rows[1].Status)
 	}
 }

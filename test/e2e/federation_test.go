@@ -104,6 +104,29 @@ func testSitesMatchLab(t *testing.T, f *fed) {
 // between the sites over the overlay.
 func testApply(t *testing.T, f *fed) {
 	mustRensei(t, 0, "validate", f.repo)
+	// Every lab host is observed as the issue asks: engine and version,
+	// underlay present in the site's namespace, VXLAN available.
+	hosts := mustRensei(t, 0, "hosts", "-o", "json", f.repo)
+	var rows []struct {
+		Host   string `json:"host"`
+		Status struct {
+			Reachable     bool   `json:"reachable"`
+			DockerVersion string `json:"dockerVersion"`
+			UnderlayFound bool   `json:"underlayFound"`
+			VXLAN         bool   `json:"vxlan"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(hosts.stdout), &rows); err != nil {
+		t.Fatalf("hosts -o json: %v\n%s", err, hosts.stdout)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("hosts: %d rows, want 3:\n%s", len(rows), hosts.stdout)
+	}
+	for _, r := range rows {
+		if st := r.Status; !st.Reachable || st.DockerVersion == "" || !st.UnderlayFound || !st.VXLAN {
+			t.Errorf("host %s observed as %+v; want reachable, a version, underlay present, VXLAN", r.Host, st)
+		}
+	}
 	p := f.planJSON(t, 2)
 	if n := len(p.changes()); n != 19 {
 		t.Errorf("first plan: %d changes, want 19 (3 networks, 6 volumes, 3 tunnels, 7 containers)", n)
