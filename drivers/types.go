@@ -82,6 +82,7 @@ type Network struct {
 	ID     string            `json:"id"`
 	Name   string            `json:"name"`
 	Bridge string            `json:"bridge"`
+	Subnet string            `json:"subnet,omitempty"` // first IPAM subnet
 	Labels map[string]string `json:"labels"`
 }
 

@@ -172,6 +172,13 @@ func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
 // owned reports whether labels mark an object as Rensei's.
 func owned(labels map[string]string) bool { return labels[drivers.LabelManaged] == "true" }
 
+// ownedInScope reports whether an object is Rensei's and belongs to the
+// scope of the spec about to be ensured: an object of another deployment
+// sharing the engine is not this one's to change.
+func ownedInScope(labels, spec map[string]string) bool {
+	return owned(labels) && labels[drivers.LabelScope] == spec[drivers.LabelScope]
+}
+
 // ownedLabels returns a copy of labels that certainly carries the managed
 // label, so nothing Rensei creates can later be mistaken for a foreign object.
 func ownedLabels(labels map[string]string) map[string]string {
@@ -185,8 +192,8 @@ func ownedLabels(labels map[string]string) map[string]string {
 
 // notOwned is the error for an object of that name that Rensei must not touch.
 func (d *Driver) notOwned(kind, name, action string) error {
-	return fmt.Errorf("%s %s on %s: %s: %w (no label %s=true)",
-		kind, name, d.host, action, drivers.ErrNotOwned, drivers.LabelManaged)
+	return fmt.Errorf("%s %s on %s: %s: %w (it lacks the label %s=true, or belongs to another %s)",
+		kind, name, d.host, action, drivers.ErrNotOwned, drivers.LabelManaged, drivers.LabelScope)
 }
 
 // managedFilter selects the objects Rensei owns in one list call.

@@ -70,7 +70,7 @@ func (c Containers) Ensure(ctx context.Context, spec drivers.ContainerSpec) erro
 		found = false
 	}
 	if found {
-		if !owned(cur.Config.Labels) {
+		if !ownedInScope(cur.Config.Labels, spec.Labels) {
 			return c.d.notOwned("container", spec.Name, "ensure")
 		}
 		// A container still in "created" was never started: it may be the

@@ -355,3 +355,33 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherScopeNotOwned: an object of another deployment (io.rensei.scope)
+// sharing the engine is not this one's: Ensure refuses and leaves it as it is.
+func TestOtherScopeNotOwned(t *testing.T) {
+	h := newHarness(t)
+	ctx := h.ctx()
+	theirs := h.spec(h.name("scoped"))
+	theirs.Labels[drivers.LabelScope] = "dept-a"
+	if err := h.d.Containers().Ensure(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	before := h.inspect(theirs.Name).ID
+	mine := h.spec(theirs.Name)
+	mine.Labels[drivers.LabelScope] = "dept-b"
+	mine.Labels[drivers.LabelSpecHash] = "other"
+	if err := h.d.Containers().Ensure(ctx, mine); !errors.Is(err, drivers.ErrNotOwned) {
+		t.Fatalf("Ensure over another scope's container: %v, want ErrNotOwned", err)
+	}
+	if after := h.inspect(theirs.Name); after.ID != before || after.Config.Labels[drivers.LabelScope] != "dept-a" {
+		t.Fatalf("the other scope's container was changed: %s → %s", before, after.ID)
+	}
+	vol := drivers.VolumeSpec{Name: h.name("scoped-vol"), Labels: map[string]string{drivers.LabelScope: "dept-a"}}
+	if err := h.d.Volumes().Ensure(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	vol.Labels = map[string]string{drivers.LabelScope: "dept-b"}
+	if err := h.d.Volumes().Ensure(ctx, vol); !errors.Is(err, drivers.ErrNotOwned) {
+		t.Fatalf("Ensure over another scope's volume: %v, want ErrNotOwned", err)
+	}
+}

@@ -30,10 +30,15 @@ func (n Networks) List(ctx context.Context) ([]drivers.Network, error) {
 	}
 	out := make([]drivers.Network, 0, len(list))
 	for _, s := range list {
+		subnet := ""
+		if len(s.IPAM.Config) > 0 {
+			subnet = s.IPAM.Config[0].Subnet
+		}
 		out = append(out, drivers.Network{
 			ID:     s.ID,
 			Name:   s.Name,
 			Bridge: bridgeName(s.ID, s.Options),
+			Subnet: subnet,
 			Labels: s.Labels,
 		})
 	}
@@ -50,7 +55,7 @@ func (n Networks) Ensure(ctx context.Context, spec drivers.NetworkSpec) error {
 		return n.d.fail("network", spec.Name, "inspect", err)
 	}
 	if found {
-		if !owned(cur.Labels) {
+		if !ownedInScope(cur.Labels, spec.Labels) {
 			return n.d.notOwned("network", spec.Name, "ensure")
 		}
 		if cur.Labels[drivers.LabelSpecHash] == spec.SpecHash() {

@@ -52,7 +52,7 @@ func TestNetworkEnsure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []drivers.Network{{ID: first.ID, Name: spec.Name, Bridge: spec.Bridge, Labels: spec.Labels}}
+	want := []drivers.Network{{ID: first.ID, Name: spec.Name, Bridge: spec.Bridge, Subnet: spec.Subnet, Labels: spec.Labels}}
 	mine := slices.DeleteFunc(list, func(n drivers.Network) bool { return !strings.HasPrefix(n.Name, h.prefix) })
 	if diff := cmp.Diff(want, mine); diff != "" {
 		t.Errorf("List after a second Ensure (-want +got):\n%s", diff)

@@ -51,7 +51,7 @@ func sshDialer(args []string) func(ctx context.Context, network, addr string) (n
 			return nil, err
 		}
 		cmd := exec.Command("ssh", args...)
-		c := &cmdConn{cmd: cmd}
+		c := &cmdConn{cmd: cmd, exited: make(chan struct{})}
 		cmd.Stderr = &c.stderr
 		var err error
 		if c.stdin, err = cmd.StdinPipe(); err != nil {
@@ -75,6 +75,22 @@ type cmdConn struct {
 	stdout io.ReadCloser
 	stderr lockedBuffer
 	once   sync.Once
+	exited chan struct{} // closed when Wait has returned
+	wait   sync.Once
+}
+
+// exitWait bounds how long a read that hit the end of ssh's output waits
+// for the process to exit, so that its stderr (the reason) is complete.
+const exitWait = 2 * time.Second
+
+// reap waits for the process once; Wait also finishes copying stderr.
+func (c *cmdConn) reap() {
+	c.wait.Do(func() {
+		go func() {
+			_ = c.cmd.Wait()
+			close(c.exited)
+		}()
+	})
 }
 
 func (c *cmdConn) Read(p []byte) (int, error) {
@@ -83,6 +99,11 @@ func (c *cmdConn) Read(p []byte) (int, error) {
 		return n, c.wrap(err)
 	}
 	if errors.Is(err, io.EOF) && n == 0 {
+		c.reap()
+		select {
+		case <-c.exited:
+		case <-time.After(exitWait):
+		}
 		if msg := c.stderr.String(); msg != "" {
 			return 0, &sshError{fmt.Errorf("%w: %s", io.ErrUnexpectedEOF, msg)}
 		}
@@ -103,7 +124,8 @@ func (c *cmdConn) Close() error {
 	c.once.Do(func() {
 		_ = c.stdin.Close()
 		_ = c.cmd.Process.Kill()
-		_ = c.cmd.Wait()
+		c.reap()
+		<-c.exited
 	})
 	return nil
 }

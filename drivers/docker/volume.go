@@ -65,7 +65,7 @@ func (v Volumes) MountedBy(ctx context.Context) (map[string][]string, error) {
 func (v Volumes) Ensure(ctx context.Context, spec drivers.VolumeSpec) error {
 	cur, err := v.d.cli.VolumeInspect(ctx, spec.Name)
 	switch {
-	case err == nil && owned(cur.Labels):
+	case err == nil && ownedInScope(cur.Labels, spec.Labels):
 		return nil
 	case err == nil:
 		return v.d.notOwned("volume", spec.Name, "ensure")

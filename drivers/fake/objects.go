@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 
 	"github.com/rensei-dev/rensei/drivers"
@@ -42,7 +43,7 @@ func (d containers) Ensure(_ context.Context, spec drivers.ContainerSpec) error 
 	}
 	if c := h.containers[spec.Name]; c != nil {
 		switch {
-		case !c.owned:
+		case !c.owned || c.spec.Labels[drivers.LabelScope] != spec.Labels[drivers.LabelScope]:
 			return fmt.Errorf("container %s: %s: %w", spec.Name, h.name, drivers.ErrNotOwned)
 		case c.spec.SpecHash() == spec.SpecHash():
 			c.running = true
@@ -97,7 +98,7 @@ func (d networks) List(context.Context) ([]drivers.Network, error) {
 	var out []drivers.Network
 	for _, name := range slices.Sorted(maps.Keys(h.networks)) {
 		if n := h.networks[name]; n.owned {
-			out = append(out, drivers.Network{ID: n.id, Name: name, Bridge: n.spec.Bridge, Labels: maps.Clone(n.spec.Labels)})
+			out = append(out, drivers.Network{ID: n.id, Name: name, Bridge: n.spec.Bridge, Subnet: n.spec.Subnet, Labels: maps.Clone(n.spec.Labels)})
 		}
 	}
 	return out, nil
@@ -112,7 +113,7 @@ func (d networks) Ensure(_ context.Context, spec drivers.NetworkSpec) error {
 	}
 	if n := h.networks[spec.Name]; n != nil {
 		switch {
-		case !n.owned:
+		case !n.owned || n.spec.Labels[drivers.LabelScope] != spec.Labels[drivers.LabelScope]:
 			return fmt.Errorf("network %s: %s: %w", spec.Name, h.name, drivers.ErrNotOwned)
 		case n.spec.SpecHash() == spec.SpecHash():
 			return nil
@@ -121,9 +122,25 @@ func (d networks) Ensure(_ context.Context, spec drivers.NetworkSpec) error {
 			return err
 		}
 	}
+	// As Docker: no two networks of an engine share a bridge or overlap.
+	for name, n := range h.networks {
+		if n.spec.Bridge == spec.Bridge && spec.Bridge != "" {
+			return fmt.Errorf("network %s: bridge %s is used by network %s", spec.Name, spec.Bridge, name)
+		}
+		if overlaps(n.spec.Subnet, spec.Subnet) {
+			return fmt.Errorf("network %s: pool overlaps with network %s (%s)", spec.Name, name, n.spec.Subnet)
+		}
+	}
 	h.networks[spec.Name] = &network{spec: spec, id: h.id(), owned: true}
 	h.bridges[spec.Bridge] = true
 	return nil
+}
+
+// overlaps reports whether two CIDRs overlap; unparsable ones never do.
+func overlaps(a, b string) bool {
+	pa, errA := netip.ParsePrefix(a)
+	pb, errB := netip.ParsePrefix(b)
+	return errA == nil && errB == nil && pa.Overlaps(pb)
 }
 
 // removeNetwork refuses while containers are attached, as Docker does, and

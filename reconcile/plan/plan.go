@@ -5,6 +5,7 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -39,8 +40,13 @@ const (
 type Phase int
 
 const (
-	// PhasePrepare removes containers attached to a network that is replaced.
+	// PhasePrepare removes containers attached to a network that is
+	// replaced, or cleared to make room.
 	PhasePrepare Phase = iota + 1
+	// PhaseClearNetworks removes stale networks that stand in the way of a
+	// new one (an overlapping subnet or the same bridge): Docker refuses
+	// both, so here delete must come before add.
+	PhaseClearNetworks
 	PhaseNetworks
 	PhaseVolumes
 	PhaseTunnels
@@ -76,6 +82,8 @@ func (s Step) String() string {
 type Plan struct {
 	Commit string `json:"commit,omitempty"`
 	Steps  []Step `json:"steps"`
+	// Warnings are what a reviewer must not miss, such as a probable rename.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Changes counts the steps that change something (not Skip).
@@ -136,6 +144,7 @@ func Compute(want *place.Desired, have Observed) Plan {
 		}
 		return a.Name < b.Name
 	})
+	p.Warnings = renameWarnings(want, have, where)
 	return p
 }
 
@@ -153,10 +162,10 @@ func (hp *hostPlanner) add(s Step) {
 }
 
 func (hp *hostPlanner) steps() []Step {
-	replaced := hp.networks()
+	replaced, cleared := hp.networks()
 	hp.volumes()
 	hp.tunnels(replaced)
-	hp.containers(replaced)
+	hp.containers(replaced, cleared)
 	return hp.out
 }
 
@@ -212,9 +221,9 @@ func (hp *hostPlanner) goneReason(labels map[string]string, what string) string 
 	return what + " is no longer placed on this host"
 }
 
-// networks plans Docker networks and returns the specs of those being
-// replaced, by Docker network name.
-func (hp *hostPlanner) networks() map[string]*drivers.NetworkSpec {
+// networks plans Docker networks. It returns the specs of those being
+// replaced and the names of stale ones cleared early, by Docker network name.
+func (hp *hostPlanner) networks() (map[string]*drivers.NetworkSpec, map[string]bool) {
 	have := map[string]drivers.Network{}
 	for _, n := range hp.have.Networks {
 		have[n.Name] = n
@@ -231,16 +240,43 @@ func (hp *hostPlanner) networks() map[string]*drivers.NetworkSpec {
 				Reason: fmt.Sprintf("absent: subnet %s, this host's block %s, gateway %s", n.Subnet, n.IPRange, n.Gateway)})
 		case o.SpecHash() != n.SpecHash():
 			replaced[n.Name] = n
+			// Removed with the stale networks, before any network is made,
+			// so that its old subnet and bridge are free for the others.
+			hp.add(Step{Kind: KindNetwork, Name: n.Name, Env: env, Action: Delete, Phase: PhaseClearNetworks,
+				Reason: "spec changed: the old network is removed first"})
 			hp.add(Step{Kind: KindNetwork, Name: n.Name, Env: env, Action: Replace, Phase: PhaseNetworks, Network: n,
 				Reason: fmt.Sprintf("spec changed (now subnet %s, block %s, bridge %s, mtu %d); its containers are recreated", n.Subnet, n.IPRange, n.Bridge, n.MTU)})
 		}
 	}
+	cleared := map[string]bool{}
 	for _, name := range sortedKeys(have) {
 		o := have[name]
-		hp.add(Step{Kind: KindNetwork, Name: name, Env: o.Labels[drivers.LabelEnv], Action: Delete, Phase: PhaseDeleteNetworks,
-			Reason: hp.goneReason(o.Labels, "network")})
+		step := Step{Kind: KindNetwork, Name: name, Env: o.Labels[drivers.LabelEnv], Action: Delete, Phase: PhaseDeleteNetworks,
+			Reason: hp.goneReason(o.Labels, "network")}
+		if why := hp.inTheWay(o); why != "" {
+			cleared[name] = true
+			step.Phase = PhaseClearNetworks
+			step.Reason += "; removed first: " + why
+		}
+		hp.add(step)
 	}
-	return replaced
+	return replaced, cleared
+}
+
+// inTheWay says why a stale network must go before the desired ones are
+// made: Docker refuses a subnet overlapping another network's and a bridge
+// name already in use. "" when it is not in the way.
+func (hp *hostPlanner) inTheWay(o drivers.Network) string {
+	stale, err := netip.ParsePrefix(o.Subnet)
+	for _, n := range hp.host.Networks {
+		if n.Bridge == o.Bridge && o.Bridge != "" {
+			return fmt.Sprintf("network %s needs bridge %s", n.Name, n.Bridge)
+		}
+		if p, perr := netip.ParsePrefix(n.Subnet); err == nil && perr == nil && p.Overlaps(stale) {
+			return fmt.Sprintf("its subnet %s overlaps network %s (%s)", o.Subnet, n.Name, n.Subnet)
+		}
+	}
+	return ""
 }
 
 func (hp *hostPlanner) volumes() {
@@ -262,7 +298,16 @@ func (hp *hostPlanner) volumes() {
 	}
 }
 
-func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec) {
+func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, cleared map[string]bool) {
+	// Networks that go away before any is made: a container on one of
+	// them must be removed first, whatever its new spec says.
+	going := map[string]bool{}
+	for name := range replacedNets {
+		going[name] = true
+	}
+	for name := range cleared {
+		going[name] = true
+	}
 	have := map[string]drivers.Container{}
 	for _, c := range hp.have.Containers {
 		have[c.Name] = c
@@ -276,14 +321,14 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec) 
 		switch {
 		case !ok:
 			step.Action, step.Reason = Create, "absent"
-		case attachedTo(o, replacedNets) != "":
+		case attachedTo(o, going) != "":
 			// The network cannot be removed while the container is on it
 			// (as observed, whatever the new spec says): remove first,
 			// create again once the network is back.
-			net := attachedTo(o, replacedNets)
+			net := attachedTo(o, going)
 			hp.add(Step{Kind: KindContainer, Name: c.Name, Env: env, Action: Delete, Phase: PhasePrepare,
-				Reason: fmt.Sprintf("network %s is replaced", net)})
-			step.Action, step.Reason = Create, fmt.Sprintf("recreated on replaced network %s", net)
+				Reason: fmt.Sprintf("network %s is removed first", net)})
+			step.Action, step.Reason = Create, fmt.Sprintf("recreated after network %s was removed", net)
 		case o.SpecHash() != c.SpecHash():
 			step.Action = Replace
 			step.Reason = place.ChangedFields(o.Labels[drivers.LabelSpecFields], c.Labels[drivers.LabelSpecFields])
@@ -300,10 +345,8 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec) 
 	for _, name := range sortedKeys(have) {
 		o := have[name]
 		phase := PhaseDeleteContainers
-		for net := range o.Networks {
-			if replacedNets[net] != nil {
-				phase = PhasePrepare
-			}
+		if attachedTo(o, going) != "" {
+			phase = PhasePrepare
 		}
 		hp.add(Step{Kind: KindContainer, Name: name, Env: o.Labels[drivers.LabelEnv], Action: Delete, Phase: phase,
 			Reason: hp.goneReason(o.Labels, "instance")})
@@ -311,9 +354,9 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec) 
 }
 
 // attachedTo names a network of nets the live container is on, or "".
-func attachedTo(o drivers.Container, nets map[string]*drivers.NetworkSpec) string {
+func attachedTo(o drivers.Container, nets map[string]bool) string {
 	for _, name := range sortedKeys(o.Networks) {
-		if nets[name] != nil {
+		if nets[name] {
 			return name
 		}
 	}

@@ -146,6 +146,17 @@ func TestPlanGolden(t *testing.T) {
 			return t
 		}(), func(w *world) {}},
 		{"host-down", base, func(w *world) { w.hosts["cloud/h0"].SetDown(true) }},
+		{"group-renamed", func() *schema.Topology {
+			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee")
+			t.Environments[0].Groups[0].Name = "pupil"
+			return t
+		}(), func(w *world) {}},
+		{"environment-renamed", func() *schema.Topology {
+			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee")
+			t.Environments[0].Name = "cs102"
+			t.Environments[0].Networks[0].VNI = 4343
+			return t
+		}(), func(w *world) {}},
 		{"semester-ended-volumes-collapse", func() *schema.Topology {
 			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ida", "jo")
 			t.Environments[0].Active = &schema.Window{Until: "2027-04-01"}

@@ -18,6 +18,13 @@ const reset = "\x1b[0m"
 // a summary line. colour adds ANSI colours.
 func Render(w io.Writer, p Plan, colour bool) error {
 	var b strings.Builder
+	for _, w := range p.Warnings {
+		line := "! " + w
+		if colour {
+			line = "\x1b[1;31m" + line + reset
+		}
+		b.WriteString(line + "\n")
+	}
 	host := ""
 	for i := 0; i < len(p.Steps); i++ {
 		s := p.Steps[i]
