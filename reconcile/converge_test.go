@@ -183,3 +183,49 @@ func state(fakes map[string]*fake.Host) string {
 	}
 	return b.String()
 }
+
+// TestScopesShareHosts: two deployments (scopes) on the same hosts never
+// take each other's containers, networks or tunnels for stale.
+func TestScopesShareHosts(t *testing.T) {
+	ctx := context.Background()
+	hosts := map[string]drivers.Host{}
+	for _, k := range []string{"campus/h0", "cloud/h0"} {
+		hosts[k] = fake.New(k).Drivers()
+	}
+	topo := func(env, subnet string, vni int) *schema.Topology {
+		return &schema.Topology{
+			Sites: []schema.Site{
+				{Name: "campus", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.1"}}},
+				{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.2"}}},
+			},
+			Environments: []schema.Environment{{Name: env,
+				Networks: []schema.Network{{Name: "lan", Subnet: subnet, VNI: vni}},
+				Groups:   []schema.Group{{Name: "g", Image: "b", Replicas: 6, Networks: []schema.Attachment{{Network: "lan"}}}}}},
+		}
+	}
+	converge := func(scope string, tp *schema.Topology) plan.Plan {
+		want, err := place.Place(tp, place.Options{Now: now, Scope: scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := plan.Compute(want, reconcile.ObserveScope(ctx, hosts, scope))
+		if _, err := apply.Apply(ctx, p, hosts, apply.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return plan.Compute(want, reconcile.ObserveScope(ctx, hosts, scope))
+	}
+	a, b := topo("physics", "198.19.1.0/24", 101), topo("chem", "198.19.2.0/24", 102)
+	if again := converge("dept-a", a); !again.Empty() {
+		t.Fatalf("dept-a not converged: %v", again.Steps)
+	}
+	if again := converge("dept-b", b); !again.Empty() {
+		t.Fatalf("dept-b not converged: %v", again.Steps)
+	}
+	// Each deployment's next plan is empty: neither deleted the other's objects.
+	for scope, tp := range map[string]*schema.Topology{"dept-a": a, "dept-b": b} {
+		want, _ := place.Place(tp, place.Options{Now: now, Scope: scope})
+		if p := plan.Compute(want, reconcile.ObserveScope(ctx, hosts, scope)); !p.Empty() {
+			t.Errorf("%s plans changes after the other scope applied: %v", scope, p.Steps)
+		}
+	}
+}

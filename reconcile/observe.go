@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 )
 
@@ -20,9 +21,9 @@ func Observe(ctx context.Context, hosts map[string]drivers.Host) plan.Observed {
 	return ObserveScope(ctx, hosts, "")
 }
 
-// ObserveScope is Observe keeping only the containers, networks and volumes
-// whose io.rensei.scope label is scope (absent counts as ""). Tunnels carry
-// no scope: VNIs are global to a host's kernel.
+// ObserveScope is Observe keeping only the objects of scope: containers,
+// networks and volumes by their io.rensei.scope label (absent counts as
+// ""), tunnels by the scope in their owner alias.
 func ObserveScope(ctx context.Context, hosts map[string]drivers.Host, scope string) plan.Observed {
 	out := plan.Observed{}
 	var mu sync.Mutex
@@ -35,6 +36,10 @@ func ObserveScope(ctx context.Context, hosts map[string]drivers.Host, scope stri
 			st.Containers = inScope(st.Containers, scope, func(c drivers.Container) map[string]string { return c.Labels })
 			st.Networks = inScope(st.Networks, scope, func(n drivers.Network) map[string]string { return n.Labels })
 			st.Volumes = inScope(st.Volumes, scope, func(v drivers.Volume) map[string]string { return v.Labels })
+			st.Tunnels = inScope(st.Tunnels, scope, func(t drivers.Tunnel) map[string]string {
+				s, _ := place.SplitOwner(t.Owner)
+				return map[string]string{drivers.LabelScope: s}
+			})
 			mu.Lock()
 			out[key] = st
 			mu.Unlock()

@@ -50,6 +50,7 @@ func Load(fsys fs.FS, opts Options) (*Topology, error) {
 type loader struct {
 	opts     Options
 	im       *importer
+	vm       *jsonnet.VM
 	problems Problems
 }
 
@@ -75,9 +76,9 @@ func (l *loader) load(fsys fs.FS) *Topology {
 	sort.Strings(siteFiles)
 	sort.Strings(envFiles)
 
-	vm := l.newVM()
+	l.vm = l.newVM()
 	for _, f := range siteFiles {
-		for _, raw := range l.evaluate(vm, f) {
+		for _, raw := range l.evaluate(f) {
 			var s Site
 			if l.decode(f, raw, &s) {
 				s.Source = Source{File: f, Line: findLine(l.im.source(f), s.Name, "name")}
@@ -86,7 +87,7 @@ func (l *loader) load(fsys fs.FS) *Topology {
 		}
 	}
 	for _, f := range envFiles {
-		for _, raw := range l.evaluate(vm, f) {
+		for _, raw := range l.evaluate(f) {
 			var e Environment
 			if l.decode(f, raw, &e) {
 				e.Source = Source{File: f, Line: findLine(l.im.source(f), e.Name, "name")}
@@ -118,7 +119,8 @@ func (l *loader) newVM() *jsonnet.VM {
 // evaluate runs one file and splits its output: an object is one item, an
 // array is one item per element. A timed-out evaluation is abandoned:
 // go-jsonnet cannot be interrupted, so its goroutine runs on until it ends.
-func (l *loader) evaluate(vm *jsonnet.VM, file string) []json.RawMessage {
+func (l *loader) evaluate(file string) []json.RawMessage {
+	vm := l.vm
 	timeout := l.opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -137,6 +139,9 @@ func (l *loader) evaluate(vm *jsonnet.VM, file string) []json.RawMessage {
 	case r = <-done:
 	case <-time.After(timeout):
 		l.problems = append(l.problems, Problem{File: file, Msg: fmt.Sprintf("evaluation did not finish within %s", timeout)})
+		// The abandoned evaluation still uses its VM (whose caches are not
+		// safe for concurrent use): the next files get a fresh one.
+		l.vm = l.newVM()
 		return nil
 	}
 	if r.err != nil {

@@ -104,6 +104,9 @@ func (n Network) Blocks() (static netip.Prefix, hosts []netip.Prefix, err error)
 	if bits <= subnet.Bits() || bits > 29 {
 		return static, nil, fmt.Errorf("hostPrefix /%d must be longer than the subnet's /%d and at most /29", bits, subnet.Bits())
 	}
+	if bits-subnet.Bits() > 12 {
+		return static, nil, fmt.Errorf("hostPrefix /%d splits %s into more than %d blocks; use a shorter hostPrefix", bits, subnet, MaxHostBlocks)
+	}
 	count := 1 << (bits - subnet.Bits())
 	base := subnet.Addr().As4()
 	start := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])

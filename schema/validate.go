@@ -22,6 +22,8 @@ const (
 	MaxHostnameLen  = 63
 	MaxDockerName   = 128
 	MaxVNI          = 1<<24 - 1
+	MaxReplicas     = 10000
+	MaxHostBlocks   = 4096
 	DefaultMTU      = 1450
 	DefaultRestart  = "unless-stopped"
 	DefaultStrategy = "spread"
@@ -46,6 +48,9 @@ func validName(name string, max int) string {
 func (g Group) Instances() []string {
 	if len(g.Members) > 0 {
 		return g.Members
+	}
+	if g.Replicas <= 0 || g.Replicas > MaxReplicas {
+		return nil // reported by validation
 	}
 	out := make([]string, g.Replicas)
 	for i := range out {
@@ -247,6 +252,8 @@ func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, st
 	switch {
 	case g.Replicas < 0:
 		at([]string{"replicas"}, "replicas %d is negative", g.Replicas)
+	case g.Replicas > MaxReplicas:
+		at([]string{"replicas"}, "replicas %d is more than %d", g.Replicas, MaxReplicas)
 	case g.Replicas > 0 && len(g.Members) > 0:
 		at([]string{"replicas", "members"}, "replicas and members are mutually exclusive")
 	}

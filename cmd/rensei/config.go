@@ -63,7 +63,13 @@ func (c *configFlags) open(args []string, g *globals) (repo, error) {
 			return repo{}, fmt.Errorf("config repository %s: not a directory", path)
 		}
 		abs, _ := filepath.Abs(path)
-		return repo{name: abs, fsys: os.DirFS(path)}, nil
+		// os.Root refuses paths, symlinks included, that leave the
+		// repository: a config cannot read the machine's files.
+		root, err := os.OpenRoot(path)
+		if err != nil {
+			return repo{}, fmt.Errorf("config repository %s: %w", path, err)
+		}
+		return repo{name: abs, fsys: root.FS()}, nil
 	}
 	r, err := source.OpenRepository(path)
 	if err != nil {

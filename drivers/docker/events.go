@@ -54,7 +54,12 @@ const (
 // loses its event log. Events fails only if the engine cannot be reached at
 // the start.
 func (d *Driver) Events(ctx context.Context) (<-chan struct{}, error) {
-	if _, err := d.cli.Ping(ctx); err != nil {
+	// Bounded: an engine that accepts connections but never answers must
+	// not hold up the caller (the daemon connects before its first pass).
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	_, err := d.cli.Ping(pctx)
+	cancel()
+	if err != nil {
 		return nil, d.fail("events", "", "subscribe", err)
 	}
 	since := time.Now().Add(-eventsReplay)

@@ -229,6 +229,9 @@ func (d *Daemon) wait(ctx context.Context) bool {
 		case <-timer.C:
 			return true
 		case <-d.wake:
+			// A webhook says the branch moved: ask the remote now, even
+			// while backing off after an outage.
+			d.retryAt = time.Time{}
 		case _, ok := <-hostWake:
 			if !ok {
 				hostWake = nil
@@ -239,6 +242,7 @@ func (d *Daemon) wait(ctx context.Context) bool {
 				refWake = nil
 				continue
 			}
+			d.retryAt = time.Time{}
 		}
 		// A wake-up: let the rest of the burst arrive, then go.
 		select {

@@ -15,6 +15,7 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/reconcile/report"
+	"github.com/rensei-dev/rensei/reconcile/source"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -64,7 +65,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 	if head, ok := d.newHead(); ok {
 		rev, err := d.load(ctx, head, now)
 		if err != nil {
-			d.refuse(head, err, false)
+			d.refuse(d.seen, err, false) // load may have fetched a newer head
 		} else {
 			fresh, cand = rev, rev
 		}
@@ -81,6 +82,9 @@ func (d *Daemon) pass(ctx context.Context) string {
 	}
 	if err := d.connect(ctx, cand.topo); err != nil {
 		d.log.Error("connect", "commit", cand.sha, "err", err)
+		if fresh != nil {
+			d.seen = plumbing.ZeroHash // neither adopted nor refused: load it again next pass
+		}
 		return ResultFailed
 	}
 	want := d.scoped(cand.want)
@@ -137,6 +141,16 @@ func (d *Daemon) checkRemote(ctx context.Context) {
 	}
 	d.refChecks.Add(1)
 	head, err := d.cfg.Remote.Head(ctx, d.cfg.Branch)
+	if errors.Is(err, source.ErrNoBranch) {
+		// The remote answers; the branch is not there (yet). Not an
+		// outage: no backoff, and reports are still written.
+		if d.remoteErr != nil || d.pendingHead != plumbing.ZeroHash {
+			d.log.Warn("branch not found on the remote; the last good revision is still enforced", "commit", d.currentSHA(), "err", err)
+		}
+		d.remoteErr, d.backoff, d.retryAt = nil, 0, time.Time{}
+		d.pendingHead = plumbing.ZeroHash
+		return
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/schema"
@@ -72,6 +73,24 @@ func (np *netPlacement) use(h *hostRef, dynamic bool) {
 	if dynamic {
 		np.count[h.key]++
 	}
+}
+
+// TunnelOwner is what a tunnel's alias records after "rensei:":
+// "<env>/<network>", prefixed "<scope>:" outside the default scope, so that
+// deployments sharing a host never take each other's tunnels for stale.
+func TunnelOwner(scope, id string) string {
+	if scope == "" {
+		return id
+	}
+	return scope + ":" + id
+}
+
+// SplitOwner returns the scope and the "<env>/<network>" of a tunnel owner.
+func SplitOwner(owner string) (scope, id string) {
+	if i := strings.Index(owner, ":"); i >= 0 {
+		return owner[:i], owner[i+1:]
+	}
+	return "", owner
 }
 
 // finish hands out per-host blocks and emits the networks and tunnels.
@@ -151,7 +170,7 @@ func (p *placer) finishNetwork(np *netPlacement) {
 			MTU:    np.mtu,
 			Peers:  peers,
 			Rate:   np.rate,
-			Owner:  id,
+			Owner:  TunnelOwner(p.opts.Scope, id),
 		})
 	}
 }

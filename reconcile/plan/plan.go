@@ -413,7 +413,8 @@ func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
 }
 
 func envOf(owner string) string {
-	env, _, _ := strings.Cut(owner, "/")
+	_, id := place.SplitOwner(owner)
+	env, _, _ := strings.Cut(id, "/")
 	return env
 }
 

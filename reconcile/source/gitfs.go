@@ -90,6 +90,11 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 		}
 		return &treeDir{fs: t, name: name, tree: sub}, nil
 	}
+	if entry.Mode == filemode.Symlink {
+		// Never followed: a link could point outside the revision, and a
+		// directory repository (os.Root) refuses the same links.
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a symbolic link; Rensei does not follow links in a config repository")}
+	}
 	if entry.Mode == filemode.Submodule {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a submodule; Rensei reads no submodules")}
 	}

@@ -94,14 +94,26 @@ func (c Credentials) auth(rawURL string) (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-// Redact returns rawURL with any password replaced by "xxxxx", for
-// messages and reports. Strings that are not URLs are returned as they are.
+// Redact returns rawURL fit for messages and reports: the whole user
+// part of an http(s) URL is replaced by "xxxxx" (tokens are often passed
+// as the user name), any password of another URL likewise, and a URL that
+// does not parse is not shown at all. Local paths and scp-like ssh
+// addresses (git@host:repo) are returned as they are.
 func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
+	if !strings.Contains(rawURL, "://") {
 		return rawURL
 	}
-	if _, ok := u.User.Password(); ok {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "<unparseable remote URL>"
+	}
+	if u.User == nil {
+		return rawURL
+	}
+	switch _, hasPassword := u.User.Password(); {
+	case u.Scheme == "http" || u.Scheme == "https":
+		u.User = url.User("xxxxx")
+	case hasPassword:
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()

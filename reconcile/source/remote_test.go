@@ -160,3 +160,20 @@ func TestPushRejectedWhenBranchMoved(t *testing.T) {
 		t.Fatalf("push expecting a stale value: %v, want ErrPushRejected", err)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://ghp_SECRET@github.com/o/r.git": "https://xxxxx@github.com/o/r.git",
+		"https://user:SECRET@host/r.git":        "https://xxxxx@host/r.git",
+		"https://x:p%zzSECRET@host/r.git":       "<unparseable remote URL>",
+		"ssh://git@host/r.git":                  "ssh://git@host/r.git",
+		"ssh://git:SECRET@host/r.git":           "ssh://git:xxxxx@host/r.git",
+		"git@github.com:o/r.git":                "git@github.com:o/r.git",
+		"/srv/config.git":                       "/srv/config.git",
+		"https://github.com/o/r.git":            "https://github.com/o/r.git",
+	} {
+		if got := source.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
