@@ -58,6 +58,8 @@ type Container struct {
 	Running  bool              `json:"running"`
 	Labels   map[string]string `json:"labels"`
 	Networks map[string]string `json:"networks,omitempty"` // Docker network name → IPv4
+	// HostPorts are the published host ports, as "tcp/8080".
+	HostPorts []string `json:"hostPorts,omitempty"`
 }
 
 // SpecHash returns the io.rensei.spec-hash label.

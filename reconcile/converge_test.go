@@ -53,6 +53,7 @@ func randomTopology(r *rand.Rand) *schema.Topology {
 			}
 			env.Networks = append(env.Networks, nw)
 		}
+		used := map[string]bool{}
 		for g := 0; g < 1+r.IntN(3); g++ {
 			grp := schema.Group{Name: fmt.Sprintf("g%d", g), Image: images[r.IntN(len(images))], Command: []string{"sleep", "infinity"}}
 			if r.IntN(2) == 0 {
@@ -70,6 +71,20 @@ func randomTopology(r *rand.Rand) *schema.Topology {
 				grp.Placement.Strategy = "pack"
 			}
 			grp.Networks = []schema.Attachment{{Network: env.Networks[r.IntN(len(env.Networks))].Name}}
+			if r.IntN(3) == 0 {
+				// A single instance at a static address of the network's
+				// static block: addresses move between groups over steps.
+				grp.Replicas, grp.Members = 1, nil
+				n := grp.Networks[0].Network
+				for {
+					addr := fmt.Sprintf("%s%d", strings.TrimSuffix(netByName(env, n).Subnet, "0/24"), 2+r.IntN(4))
+					if !used[n+addr] {
+						used[n+addr] = true
+						grp.Networks[0].Address = addr
+						break
+					}
+				}
+			}
 			if r.IntN(2) == 0 {
 				grp.Volumes = []schema.Volume{{Name: "home", Path: "/home"}}
 			}
@@ -78,6 +93,15 @@ func randomTopology(r *rand.Rand) *schema.Topology {
 		t.Environments = append(t.Environments, env)
 	}
 	return t
+}
+
+func netByName(e schema.Environment, name string) schema.Network {
+	for _, n := range e.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return schema.Network{}
 }
 
 func dedup(s []string) []string {

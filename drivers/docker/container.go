@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,13 @@ func (c Containers) List(ctx context.Context) ([]drivers.Container, error) {
 				}
 			}
 		}
+		for _, p := range s.Ports {
+			if p.PublicPort != 0 {
+				ctr.HostPorts = append(ctr.HostPorts, fmt.Sprintf("%s/%d", p.Type, p.PublicPort))
+			}
+		}
+		slices.Sort(ctr.HostPorts)
+		ctr.HostPorts = slices.Compact(ctr.HostPorts)
 		out = append(out, ctr)
 	}
 	return out, nil

@@ -29,7 +29,14 @@ func (d containers) List(context.Context) ([]drivers.Container, error) {
 		for _, n := range c.spec.Networks {
 			nets[n.Network] = n.IPv4
 		}
-		out = append(out, drivers.Container{ID: c.id, Name: name, Image: c.spec.Image, Running: c.running, Labels: maps.Clone(c.spec.Labels), Networks: nets})
+		var ports []string
+		for _, p := range c.spec.Ports {
+			if p.Host != 0 {
+				ports = append(ports, fmt.Sprintf("%s/%d", p.Protocol, p.Host))
+			}
+		}
+		out = append(out, drivers.Container{ID: c.id, Name: name, Image: c.spec.Image, Running: c.running,
+			Labels: maps.Clone(c.spec.Labels), Networks: nets, HostPorts: ports})
 	}
 	return out, nil
 }
@@ -62,6 +69,26 @@ func (d containers) Ensure(_ context.Context, spec drivers.ContainerSpec) error 
 		if h.volumes[m.Volume] == nil {
 			// Docker would create an unlabelled volume; Rensei creates them first.
 			return fmt.Errorf("container %s: volume %s: %w", spec.Name, m.Volume, drivers.ErrNotFound)
+		}
+	}
+	// As Docker: an address or a host port is held by one container.
+	for name, c := range h.containers {
+		if name == spec.Name {
+			continue
+		}
+		for _, a := range spec.Networks {
+			for _, b := range c.spec.Networks {
+				if a.IPv4 != "" && a.Network == b.Network && a.IPv4 == b.IPv4 {
+					return fmt.Errorf("container %s: address %s on %s is in use by %s", spec.Name, a.IPv4, a.Network, name)
+				}
+			}
+		}
+		for _, a := range spec.Ports {
+			for _, b := range c.spec.Ports {
+				if a.Host != 0 && a.Host == b.Host && a.Protocol == b.Protocol {
+					return fmt.Errorf("container %s: host port %d is allocated to %s", spec.Name, a.Host, name)
+				}
+			}
 		}
 	}
 	h.containers[spec.Name] = &container{spec: spec, id: h.id(), running: true, owned: true}

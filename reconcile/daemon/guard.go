@@ -2,31 +2,62 @@ package daemon
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/rensei-dev/rensei/reconcile/plan"
 )
 
 // guard returns why p prunes too much, or "": on some host it deletes
 // every managed container, or more than the configured share of them.
-// Containers deleted only to be recreated (a replaced network) do not count.
+// Containers deleted only to be recreated (a replaced network, an address
+// moving) do not count.
 func (d *Daemon) guard(p plan.Plan, obs plan.Observed) string {
-	deletes := map[string]int{}
-	for _, s := range p.Steps {
-		if s.Kind == plan.KindContainer && s.Action == plan.Delete && s.Phase == plan.PhaseDeleteContainers {
-			deletes[s.Host]++
+	for _, host := range prunedHosts(p) {
+		if why := d.guardHost(p, obs, host); why != "" {
+			return why
 		}
 	}
+	return ""
+}
+
+// prunedHosts lists the hosts on which p deletes containers for good.
+func prunedHosts(p plan.Plan) []string {
+	var out []string
+	for host := range deletions(p) {
+		out = append(out, host)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// deletions counts, per host, the containers p deletes and does not create again.
+func deletions(p plan.Plan) map[string]int {
+	recreated := map[string]bool{}
 	for _, s := range p.Steps {
-		n := deletes[s.Host]
-		if n == 0 {
-			continue
+		if s.Kind == plan.KindContainer && s.Action != plan.Delete && s.Action != plan.Skip {
+			recreated[s.Host+"\x00"+s.Name] = true
 		}
-		managed := len(obs[s.Host].Containers)
-		share := float64(n) / float64(managed)
-		if n >= managed || share > d.cfg.PruneShare {
-			return fmt.Sprintf("would delete %d of %d managed containers on %s (%.0f%%, limit %.0f%%); "+
-				"held until a later revision or --allow-prune", n, managed, s.Host, 100*share, 100*d.cfg.PruneShare)
+	}
+	out := map[string]int{}
+	for _, s := range p.Steps {
+		if s.Kind == plan.KindContainer && s.Action == plan.Delete && !recreated[s.Host+"\x00"+s.Name] {
+			out[s.Host]++
 		}
+	}
+	return out
+}
+
+// guardHost is guard for one host.
+func (d *Daemon) guardHost(p plan.Plan, obs plan.Observed, host string) string {
+	n := deletions(p)[host]
+	if n == 0 {
+		return ""
+	}
+	managed := len(obs[host].Containers)
+	share := float64(n) / float64(managed)
+	if n >= managed || share > d.cfg.PruneShare {
+		return fmt.Sprintf("would delete %d of %d managed containers on %s (%.0f%%, limit %.0f%%); "+
+			"held until a later revision or --allow-prune", n, managed, host, 100*share, 100*d.cfg.PruneShare)
 	}
 	return ""
 }

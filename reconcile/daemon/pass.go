@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ type revision struct {
 	// validUntil is when an environment's active window opens or closes:
 	// the placement is recomputed then (no Jsonnet evaluation).
 	validUntil time.Time
+	// unvetted are the hosts that were down when the revision was adopted:
+	// the prune guard has not seen their part yet.
+	unvetted map[string]bool
 }
 
 // Pass results, as the rensei_passes_total result label.
@@ -108,8 +112,16 @@ func (d *Daemon) pass(ctx context.Context) string {
 			p = plan.Compute(want, obs)
 		} else {
 			d.current, d.refused = fresh, nil
+			fresh.unvetted = map[string]bool{}
+			for key, st := range obs {
+				if st.Err != nil {
+					fresh.unvetted[key] = true
+				}
+			}
 			d.log.Info("revision adopted", "commit", fresh.sha)
 		}
+	} else if !d.cfg.AllowPrune {
+		p = d.guardReturningHosts(cand, p, obs)
 	}
 	d.cfg.Metrics.drift(p.Changes())
 
@@ -132,6 +144,36 @@ func (d *Daemon) pass(ctx context.Context) string {
 		d.ready.Store(true) // a revision is enforced
 	}
 	return result
+}
+
+// guardReturningHosts runs the prune guard for the hosts that were down
+// when cand was adopted and are back: a host whose part would prune too much
+// keeps its containers (its deletions are dropped from p and the hold is
+// reported) until a later revision or --allow-prune.
+func (d *Daemon) guardReturningHosts(cand *revision, p plan.Plan, obs plan.Observed) plan.Plan {
+	for _, host := range slices.Sorted(maps.Keys(cand.unvetted)) {
+		if obs[host].Err != nil {
+			continue
+		}
+		why := d.guardHost(p, obs, host)
+		if why == "" {
+			delete(cand.unvetted, host)
+			continue
+		}
+		d.refuse(plumbing.NewHash(cand.sha), fmt.Errorf("host %s was down when this revision was adopted: %s", host, why), true)
+		// Drop what is deleted for good on that host; what is deleted
+		// only to be made again (a replacement) stays.
+		remade := map[string]bool{}
+		for _, s := range p.Steps {
+			if s.Host == host && s.Action != plan.Delete && s.Action != plan.Skip {
+				remade[string(s.Kind)+"/"+s.Name] = true
+			}
+		}
+		p.Steps = slices.DeleteFunc(slices.Clone(p.Steps), func(s plan.Step) bool {
+			return s.Host == host && s.Action == plan.Delete && !remade[string(s.Kind)+"/"+s.Name]
+		})
+	}
+	return p
 }
 
 // checkRemote asks the remote for its head unless it is backing off.

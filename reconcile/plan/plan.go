@@ -312,6 +312,7 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 	for _, c := range hp.have.Containers {
 		have[c.Name] = c
 	}
+	claims := claimsOf(hp.host.Containers)
 	for i := range hp.host.Containers {
 		c := &hp.host.Containers[i]
 		env := c.Labels[drivers.LabelEnv]
@@ -321,6 +322,14 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		switch {
 		case !ok:
 			step.Action, step.Reason = Create, "absent"
+		case o.SpecHash() != c.SpecHash() && claims.blocked(o) != "":
+			// What it holds (an address, a host port) is wanted by another
+			// container, which Docker would refuse: remove it first.
+			why := claims.blocked(o)
+			hp.add(Step{Kind: KindContainer, Name: c.Name, Env: env, Action: Delete, Phase: PhasePrepare,
+				Reason: why + ": removed first"})
+			step.Action = Create
+			step.Reason = place.ChangedFields(o.Labels[drivers.LabelSpecFields], c.Labels[drivers.LabelSpecFields]) + "; recreated after " + why
 		case attachedTo(o, going) != "":
 			// The network cannot be removed while the container is on it
 			// (as observed, whatever the new spec says): remove first,
@@ -344,13 +353,56 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 	}
 	for _, name := range sortedKeys(have) {
 		o := have[name]
-		phase := PhaseDeleteContainers
+		step := Step{Kind: KindContainer, Name: name, Env: o.Labels[drivers.LabelEnv], Action: Delete, Phase: PhaseDeleteContainers,
+			Reason: hp.goneReason(o.Labels, "instance")}
 		if attachedTo(o, going) != "" {
-			phase = PhasePrepare
+			step.Phase = PhasePrepare
 		}
-		hp.add(Step{Kind: KindContainer, Name: name, Env: o.Labels[drivers.LabelEnv], Action: Delete, Phase: phase,
-			Reason: hp.goneReason(o.Labels, "instance")})
+		if why := claims.blocked(o); why != "" {
+			step.Phase = PhasePrepare
+			step.Reason += "; removed first: " + why
+		}
+		hp.add(step)
 	}
+}
+
+// claims maps what desired containers hold exclusively on a host (a
+// static address on a network, a host port) to the container holding it.
+type claims map[string]string
+
+func claimsOf(cs []drivers.ContainerSpec) claims {
+	out := claims{}
+	for _, c := range cs {
+		for _, n := range c.Networks {
+			if n.IPv4 != "" {
+				out["address "+n.IPv4+" on "+n.Network] = c.Name
+			}
+		}
+		for _, p := range c.Ports {
+			if p.Host != 0 {
+				out[fmt.Sprintf("host port %s/%d", p.Protocol, p.Host)] = c.Name
+			}
+		}
+	}
+	return out
+}
+
+// blocked says which of the live container's addresses or host ports
+// another desired container wants, or "".
+func (cl claims) blocked(o drivers.Container) string {
+	for _, net := range sortedKeys(o.Networks) {
+		key := "address " + o.Networks[net] + " on " + net
+		if other, ok := cl[key]; ok && other != o.Name {
+			return key + " is wanted by " + other
+		}
+	}
+	for _, p := range o.HostPorts {
+		key := "host port " + p
+		if other, ok := cl[key]; ok && other != o.Name {
+			return key + " is wanted by " + other
+		}
+	}
+	return ""
 }
 
 // attachedTo names a network of nets the live container is on, or "".

@@ -36,7 +36,8 @@ func topology(image string, members ...string) *schema.Topology {
 				{Name: "student", Image: image, Members: members, Networks: []schema.Attachment{{Network: "lab"}},
 					Volumes: []schema.Volume{{Name: "home", Path: "/home"}}},
 				{Name: "server", Image: image, Replicas: 1, Placement: schema.Placement{Sites: []string{"cloud"}},
-					Networks: []schema.Attachment{{Network: "lab", Address: "198.19.0.10"}}},
+					Networks: []schema.Attachment{{Network: "lab", Address: "198.19.0.10"}},
+					Ports:    []schema.Port{{Container: 80, Host: 8080}}},
 			},
 		}},
 	}
@@ -155,6 +156,11 @@ func TestPlanGolden(t *testing.T) {
 			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee")
 			t.Environments[0].Name = "cs102"
 			t.Environments[0].Networks[0].VNI = 4343
+			return t
+		}(), func(w *world) {}},
+		{"server-renamed-keeps-address-and-port", func() *schema.Topology {
+			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee")
+			t.Environments[0].Groups[1].Name = "web"
 			return t
 		}(), func(w *world) {}},
 		{"semester-ended-volumes-collapse", func() *schema.Topology {

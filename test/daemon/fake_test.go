@@ -324,3 +324,37 @@ func TestRunWakesOnLocalRefChange(t *testing.T) {
 	eventually(t, 5*time.Second, "bob created after the push", func() bool { return len(fleet.containers(t)) == 2 })
 	t.Logf("push to converged: %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestPruneGuardHostDownAtAdoption: a revision adopted while a host was
+// down has not been guarded for that host; when the host is back and the
+// revision would prune it, its deletions are held and reported.
+func TestPruneGuardHostDownAtAdoption(t *testing.T) {
+	repo := newConfigRepo(t)
+	fleet := newFakeFleet()
+	repo.push("init", map[string]string{"sites/lab.jsonnet": fakeSites, "environments/course.jsonnet": course("ann", "bob", "cho", "dai")})
+	d := newDaemon(t, repo, fleet, nil)
+	ctx := context.Background()
+	d.Pass(ctx)
+	before := fleet.containers(t)
+	for _, h := range fleet.hosts {
+		h.SetDown(true)
+	}
+	gone := repo.push("semester over", map[string]string{"environments/course.jsonnet": course()})
+	d.Pass(ctx)
+	for _, h := range fleet.hosts {
+		h.SetDown(false)
+	}
+	d.Pass(ctx)
+	if after := fleet.containers(t); !slices.Equal(before, after) {
+		t.Fatalf("hosts back from an outage were pruned without the guard: %v → %v", before, after)
+	}
+	held := 0
+	for _, r := range repo.reports() {
+		if r.Refused != nil && r.Refused.Held && r.Refused.Commit == gone {
+			held++
+		}
+	}
+	if held == 0 {
+		t.Fatalf("no report says the pruning is held: %v", repo.reports())
+	}
+}
