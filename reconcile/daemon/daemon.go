@@ -102,6 +102,7 @@ type Daemon struct {
 	retryAt     time.Time
 	backoff     time.Duration
 	refWatcher  *refWatcher
+	fellBack    bool // fallback to the last enforced revision was tried
 
 	mu         sync.Mutex
 	lastPass   time.Time

@@ -74,6 +74,9 @@ func (d *Daemon) pass(ctx context.Context) string {
 			fresh, cand = rev, rev
 		}
 	}
+	if cand == nil && d.refused != nil {
+		cand = d.fallback(ctx, now)
+	}
 	if cand == nil {
 		d.reportWithoutRevision(ctx, now)
 		return ResultNoConfig
@@ -98,6 +101,9 @@ func (d *Daemon) pass(ctx context.Context) string {
 	if fresh != nil {
 		if why := d.guard(p, obs); why != "" && !d.cfg.AllowPrune {
 			d.refuse(plumbing.NewHash(fresh.sha), errors.New(why), true)
+			if d.current == nil {
+				d.fallback(ctx, now)
+			}
 			if d.current == nil {
 				d.reportWithoutRevision(ctx, now)
 				return ResultNoConfig
@@ -144,6 +150,31 @@ func (d *Daemon) pass(ctx context.Context) string {
 		d.ready.Store(true) // a revision is enforced
 	}
 	return result
+}
+
+// fallback is for a daemon (re)started while the head is refused or held:
+// it enforces again the commit its hosts' reports on the status branch say
+// was enforced, so drift is still repaired. Tried once per daemon.
+func (d *Daemon) fallback(ctx context.Context, now time.Time) *revision {
+	if d.fellBack || d.cfg.Publisher == nil {
+		return nil
+	}
+	d.fellBack = true
+	sha, err := d.cfg.Publisher.LastEnforced(ctx, d.cfg.Hosts)
+	if err != nil || sha == "" || sha == d.refused.Commit {
+		if err != nil {
+			d.log.Warn("status branch: no earlier revision to fall back to", "err", err)
+		}
+		return nil
+	}
+	rev, err := d.loadCommit(plumbing.NewHash(sha), now)
+	if err != nil {
+		d.log.Warn("earlier revision cannot be loaded; nothing is enforced", "commit", sha, "err", err)
+		return nil
+	}
+	d.current = rev
+	d.log.Warn("head refused: enforcing the revision enforced before", "commit", sha, "refused", d.refused.Commit)
+	return rev
 }
 
 // guardReturningHosts runs the prune guard for the hosts that were down
@@ -247,8 +278,12 @@ func (d *Daemon) load(ctx context.Context, head plumbing.Hash, now time.Time) (*
 		return nil, errRetry
 	}
 	// The branch may have moved again between ls-remote and fetch: take what was fetched.
-	head = got
-	d.seen = head
+	d.seen = got
+	return d.loadCommit(got, now)
+}
+
+// loadCommit verifies and evaluates a fetched commit.
+func (d *Daemon) loadCommit(head plumbing.Hash, now time.Time) (*revision, error) {
 	rev, err := d.cfg.Remote.Resolve(head)
 	if err != nil {
 		return nil, err

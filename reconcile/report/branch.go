@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,4 +253,37 @@ func Read(s storer.EncodedObjectStorer, commit plumbing.Hash) ([]Report, error) 
 		return nil
 	})
 	return out, err
+}
+
+// LastEnforced returns the config commit that the newest reports of hosts
+// (all hosts when empty) say was enforced, or "" when there is none: a
+// restarted daemon whose head is refused enforces that commit again.
+func (p *Publisher) LastEnforced(ctx context.Context, hosts []string) (string, error) {
+	p.defaults()
+	tip, err := p.Remote.Fetch(ctx, p.Branch)
+	if errors.Is(err, source.ErrNoBranch) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var reports []Report
+	err = p.Remote.Locked(func(cache *git.Repository) error {
+		var rerr error
+		reports, rerr = Read(cache.Storer, tip)
+		return rerr
+	})
+	if err != nil {
+		return "", err
+	}
+	var newest Report
+	for _, r := range reports {
+		if r.Commit == "" || (len(hosts) > 0 && !slices.Contains(hosts, r.Key()) && !slices.Contains(hosts, r.Host)) {
+			continue
+		}
+		if r.Time.After(newest.Time) {
+			newest = r
+		}
+	}
+	return newest.Commit, nil
 }

@@ -320,8 +320,10 @@ var ErrPushRejected = errors.New("push rejected: the branch moved")
 func (r *Remote) PushLocked(ctx context.Context, branch string, hash, old plumbing.Hash) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	// A local ref the push reads from; tracking it also keeps hash reachable in the cache.
-	local := plumbing.ReferenceName("refs/rensei/push/" + branch)
+	// A local ref the push reads from; tracking it also keeps hash reachable
+	// in the cache. It is this process's own, so that two daemons sharing
+	// a state directory never push each other's commit.
+	local := plumbing.ReferenceName(fmt.Sprintf("refs/rensei/push/%d/%s", os.Getpid(), branch))
 	if err := r.cache.Storer.SetReference(plumbing.NewHashReference(local, hash)); err != nil {
 		return fmt.Errorf("remote %s: push %s: %w", r.name, branch, err)
 	}

@@ -358,3 +358,34 @@ func TestPruneGuardHostDownAtAdoption(t *testing.T) {
 		t.Fatalf("no report says the pruning is held: %v", repo.reports())
 	}
 }
+
+// TestRestartWithHeldHead: a daemon started while the head is held (or
+// refused) enforces the revision its hosts' reports say was enforced, so
+// drift is still repaired.
+func TestRestartWithHeldHead(t *testing.T) {
+	repo := newConfigRepo(t)
+	fleet := newFakeFleet()
+	c1 := repo.push("init", map[string]string{"sites/lab.jsonnet": fakeSites, "environments/course.jsonnet": course("ann", "bob", "cho", "dai")})
+	ctx := context.Background()
+	first := newDaemon(t, repo, fleet, nil)
+	first.Pass(ctx)
+	repo.push("semester over", map[string]string{"environments/course.jsonnet": course()})
+	first.Pass(ctx) // held
+	before := fleet.containers(t)
+
+	restarted := newDaemon(t, repo, fleet, nil)
+	victim := before[0]
+	_, name, _ := strings.Cut(victim, ": ")
+	fleet.where(t, name).Remove("container", name)
+	if got := restarted.Pass(ctx); got == daemon.ResultNoConfig {
+		t.Fatalf("the restarted daemon enforces nothing while the head is held")
+	}
+	if after := fleet.containers(t); !slices.Equal(before, after) {
+		t.Fatalf("drift not repaired after a restart with a held head: %v → %v", before, after)
+	}
+	for host, r := range repo.reports() {
+		if r.Commit != c1 || r.Refused == nil || !r.Refused.Held {
+			t.Errorf("%s: report %+v; want commit %s enforced and the head held", host, r, c1)
+		}
+	}
+}
