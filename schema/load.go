@@ -38,20 +38,30 @@ const DefaultTimeout = 30 * time.Second
 func Load(fsys fs.FS, opts Options) (*Topology, error) {
 	l := &loader{opts: opts, im: newImporter(fsys)}
 	topo := l.load(fsys)
-	if len(l.problems) > 0 {
-		return nil, l.problems.Err()
+	// Validate what did load, so one broken file does not hide the
+	// problems of the others; references to sites of a site file that
+	// failed are not reported as unknown.
+	problems := l.problems
+	if verr := validateWith(topo, l.im.files); verr != nil {
+		for _, p := range verr.(Problems) {
+			if l.siteFailed && (strings.Contains(p.Msg, "unknown site") || strings.Contains(p.Msg, "no host matches")) {
+				continue
+			}
+			problems = append(problems, p)
+		}
 	}
-	if err := validateWith(topo, l.im.files); err != nil {
-		return nil, err
+	if len(problems) > 0 {
+		return nil, problems.Err()
 	}
 	return topo, nil
 }
 
 type loader struct {
-	opts     Options
-	im       *importer
-	vm       *jsonnet.VM
-	problems Problems
+	opts       Options
+	siteFailed bool // a site file did not evaluate or decode
+	im         *importer
+	vm         *jsonnet.VM
+	problems   Problems
 }
 
 func (l *loader) load(fsys fs.FS) *Topology {
@@ -86,6 +96,7 @@ func (l *loader) load(fsys fs.FS) *Topology {
 			}
 		}
 	}
+	l.siteFailed = len(l.problems) > 0
 	for _, f := range envFiles {
 		for _, raw := range l.evaluate(f) {
 			var e Environment

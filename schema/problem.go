@@ -93,7 +93,7 @@ func locate(src []byte, anchors, needles []string) int {
 	text := string(src)
 	pos, found := 0, -1
 	for _, a := range anchors {
-		if i := indexFrom(text, pos, a); i >= 0 {
+		if i := anchorFrom(text, pos, a); i >= 0 {
 			pos, found = i, i
 		}
 	}
@@ -111,6 +111,26 @@ func locate(src []byte, anchors, needles []string) int {
 		return strings.Count(text[:found], "\n") + 1
 	}
 	return 0
+}
+
+// anchorFrom finds where an object named name is defined at or after
+// start: a `name: 'x'` field or a helper call `('x'`, else any mention.
+func anchorFrom(text string, start int, name string) int {
+	if name == "" || start > len(text) {
+		return -1
+	}
+	best := -1
+	for _, q := range []string{"'", `"`} {
+		for _, form := range []string{"name: " + q + name + q, "name:" + q + name + q, "(" + q + name + q} {
+			if i := strings.Index(text[start:], form); i >= 0 && (best < 0 || start+i < best) {
+				best = start + i
+			}
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	return indexFrom(text, start, name)
 }
 
 // indexFrom finds needle at or after start as a quoted string or a field

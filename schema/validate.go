@@ -167,7 +167,7 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 		v.r.at(e.Source, "environments."+e.Name, []string{e.Name}, needles, "environment %q: "+format, append([]any{e.Name}, args...)...)
 	}
 	netAt := func(n *Network, needles []string, format string, args ...any) {
-		v.r.at(e.Source, "environments."+e.Name+".networks."+n.Name, []string{e.Name, n.Name}, needles, "environment %q: network %q: "+format, append([]any{e.Name, n.Name}, args...)...)
+		v.r.at(e.Source, "environments."+e.Name+".networks."+n.Name, []string{e.Name, "networks", n.Name}, needles, "environment %q: network %q: "+format, append([]any{e.Name, n.Name}, args...)...)
 	}
 	if e.Active != nil {
 		from, until, err := e.Active.Bounds()
@@ -238,7 +238,7 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 
 func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, statics map[string]string) {
 	at := func(needles []string, format string, args ...any) {
-		v.r.at(e.Source, "environments."+e.Name+".groups."+g.Name, []string{e.Name, g.Name}, needles,
+		v.r.at(e.Source, "environments."+e.Name+".groups."+g.Name, []string{e.Name, "groups", g.Name}, needles,
 			"environment %q: group %q: "+format, append([]any{e.Name, g.Name}, args...)...)
 	}
 	if msg := validName(g.Name, MaxObjectName); msg != "" {

@@ -54,6 +54,13 @@ func (p *placer) network(e *schema.Environment, n *schema.Network) *netPlacement
 	if np.vni == 0 {
 		span := uint64(schema.MaxVNI - autoVNIBase)
 		v := autoVNIBase + int(hash64("vni\x00"+e.Name+"/"+n.Name)%span)
+		if other := p.vnis[v]; other != "" && p.explicitVNI[v] {
+			// Probing past it would make this network's VNI depend on
+			// another environment's choice: adding that environment would
+			// renumber (and replace) this one.
+			p.problem(e.Source, "environment %q: network %q: its automatic vni %d is the explicit vni of %s; give one of them another vni",
+				e.Name, n.Name, v, other)
+		}
 		for p.vnis[v] != "" {
 			v++
 			if v > schema.MaxVNI {
@@ -101,17 +108,16 @@ func (p *placer) finishNetwork(np *netPlacement) {
 	}
 	sort.Strings(keys)
 	id := np.env.Name + "/" + np.net.Name
-	if len(keys) > len(np.blocks) {
-		p.problem(np.env.Source, "environment %q: network %q: spans %d hosts but its subnet %s has only %d host blocks (set a longer hostPrefix)",
-			np.env.Name, np.net.Name, len(keys), np.net.Subnet, len(np.blocks))
+	// A host's block depends on its own name (with probing) among the
+	// candidate hosts, not on which of them are in use: a member landing on
+	// a host new to the network moves no other host's block.
+	if len(np.candidates) > len(np.blocks) {
+		p.problem(np.env.Source, "environment %q: network %q: its groups may run on %d hosts but subnet %s has %d host blocks; "+
+			"set a longer hostPrefix (each host needs its own block) or narrow the placement",
+			np.env.Name, np.net.Name, len(np.candidates), np.net.Subnet, len(np.blocks))
 		return
 	}
-	// A host's block depends on its own name (with probing) among the
-	// candidate hosts, not on which of them are in use.
-	slots := keys
-	if len(np.candidates) <= len(np.blocks) {
-		slots = slices.Sorted(maps.Keys(np.candidates))
-	}
+	slots := slices.Sorted(maps.Keys(np.candidates))
 	taken := make([]bool, len(np.blocks))
 	blockOf := map[string]netip.Prefix{}
 	for _, k := range slots {

@@ -119,13 +119,15 @@ type placer struct {
 	bySite   map[string][]*hostRef
 	problems schema.Problems
 
-	envSrc   map[string]schema.Source
-	vnis     map[int]string // VNI → env/network, for allocation
-	networks []*netPlacement
+	envSrc map[string]schema.Source
+	vnis   map[int]string // VNI → env/network, for allocation
+	// explicitVNI are the VNIs written in the configuration.
+	explicitVNI map[int]bool
+	networks    []*netPlacement
 }
 
 func newPlacer(t *schema.Topology, opts Options) *placer {
-	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{}, bySite: map[string][]*hostRef{}, vnis: map[int]string{}}
+	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{}, bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}}
 	for _, s := range t.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
@@ -155,6 +157,7 @@ func newPlacer(t *schema.Topology, opts Options) *placer {
 		for _, n := range e.Networks {
 			if n.VNI != 0 {
 				p.vnis[n.VNI] = e.Name + "/" + n.Name
+				p.explicitVNI[n.VNI] = true
 			}
 		}
 	}

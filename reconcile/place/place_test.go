@@ -206,6 +206,16 @@ func TestPlacementProblems(t *testing.T) {
 			e.Groups[0].Placement.Sites = []string{"campus"}
 			return &schema.Topology{Sites: sites(1), Environments: []schema.Environment{e}}
 		}, `host campus/h0 needs 40 addresses but its block`},
+		{"more candidate hosts than blocks", func() *schema.Topology {
+			s := sites(1)
+			for i := 0; i < 8; i++ {
+				s[0].Hosts = append(s[0].Hosts, schema.Host{Name: fmt.Sprintf("x%d", i), Docker: "unix:///x.sock", Underlay: fmt.Sprintf("198.18.0.%d", 100+i)})
+			}
+			e := course([]string{"a"})
+			e.Networks[0].Subnet = "198.19.0.0/24"
+			e.Groups[1].Networks[0].Address = "198.19.0.10"
+			return &schema.Topology{Sites: s, Environments: []schema.Environment{e}}
+		}, `its groups may run on 11 hosts but subnet 198.19.0.0/24 has 7 host blocks`},
 		{"no underlay", func() *schema.Topology {
 			s := sites(1)
 			s[0].Hosts[0].Underlay = ""
@@ -229,6 +239,27 @@ func TestPlacementProblems(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestExplicitVNIDoesNotRenumber: an explicit VNI equal to another
+// network's automatic one is a problem, not a silent renumbering.
+func TestExplicitVNIDoesNotRenumber(t *testing.T) {
+	a := course([]string{"ann"})
+	alone := mustPlace(t, &schema.Topology{Sites: sites(1), Environments: []schema.Environment{a}})
+	var auto int
+	for _, h := range alone.Hosts {
+		for _, tun := range h.Tunnels {
+			auto = tun.VNI
+		}
+	}
+	if auto == 0 {
+		t.Fatal("no tunnel, no VNI")
+	}
+	b := schema.Environment{Name: "newcomer", Networks: []schema.Network{{Name: "lan", Subnet: "198.19.200.0/24", VNI: auto}}}
+	_, err := Place(&schema.Topology{Sites: sites(1), Environments: []schema.Environment{a, b}}, Options{Now: now})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("its automatic vni %d is the explicit vni of newcomer/lan", auto)) {
+		t.Fatalf("got %v", err)
 	}
 }
 
