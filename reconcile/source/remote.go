@@ -357,8 +357,12 @@ func isRejected(err error) bool {
 	s := err.Error()
 	// go-git's own checks (fast-forward, RequireRemoteRefs) and
 	// receive-pack's compare-and-swap of the ref, which reports per ref.
+	// A hook or a protected branch declining the push is a "command error"
+	// too, but retrying cannot help it: only a lost compare-and-swap counts.
+	casLost := strings.Contains(s, "command error on") && (strings.Contains(s, "failed to update ref") ||
+		strings.Contains(s, "cannot lock ref") || strings.Contains(s, "failed to lock") || strings.Contains(s, "but expected"))
 	return errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) ||
-		strings.Contains(s, "non-fast-forward") || strings.Contains(s, "command error on") ||
+		strings.Contains(s, "non-fast-forward") || casLost ||
 		strings.Contains(s, "remote ref") && strings.Contains(s, "required to be")
 }
 
