@@ -83,8 +83,11 @@ func (d *Daemon) pass(ctx context.Context) string {
 	}
 	if now.After(cand.validUntil) {
 		if err := d.replace(cand, now); err != nil {
-			d.log.Error("placement", "commit", cand.sha, "err", err)
-			return ResultFailed
+			// A window opened (or closed) onto a conflict: keep enforcing
+			// the placement from before it, report why, and try again
+			// later; one environment must not stop every other one.
+			d.refuse(plumbing.NewHash(cand.sha), fmt.Errorf("placement when an active window opened or closed: %w", err), false)
+			cand.validUntil = now.Add(d.cfg.Interval)
 		}
 	}
 	if err := d.connect(ctx, cand.topo); err != nil {

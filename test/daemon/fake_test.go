@@ -389,3 +389,45 @@ func TestRestartWithHeldHead(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowOpensOntoConflict: when an active window opens onto a placement
+// problem, the daemon keeps enforcing the placement from before and says
+// why, instead of stopping every environment.
+func TestWindowOpensOntoConflict(t *testing.T) {
+	repo := newConfigRepo(t)
+	fleet := newFakeFleet()
+	later := `{
+  name: 'later',
+  active: { from: '2030-01-01' },
+  networks: [{ name: 'lan', subnet: '198.19.0.128/25' }],
+  groups: [{ name: 'g', image: 'rensei/busybox:latest', replicas: 3, networks: [{ network: 'lan' }] }],
+}
+`
+	now := `{
+  name: 'now',
+  networks: [{ name: 'lan', subnet: '198.19.0.0/24' }],
+  groups: [{ name: 'g', image: 'rensei/busybox:latest', replicas: 3, networks: [{ network: 'lan' }] }],
+}
+`
+	c1 := repo.push("two environments", map[string]string{"sites/lab.jsonnet": fakeSites, "environments/now.jsonnet": now, "environments/later.jsonnet": later})
+	clock := time.Date(2029, 12, 31, 23, 0, 0, 0, time.UTC)
+	d := newDaemon(t, repo, fleet, func(c *daemon.Config) { c.Now = func() time.Time { return clock } })
+	ctx := context.Background()
+	d.Pass(ctx)
+	before := fleet.containers(t)
+	if len(before) != 3 {
+		t.Fatalf("before the window: %v", before)
+	}
+	clock = time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+	name := strings.SplitN(before[0], ": ", 2)[1]
+	fleet.where(t, name).Remove("container", name)
+	d.Pass(ctx)
+	if after := fleet.containers(t); !slices.Equal(before, after) {
+		t.Fatalf("drift not repaired after the window opened onto a conflict: %v → %v", before, after)
+	}
+	for host, r := range repo.reports() {
+		if r.Commit != c1 || r.Refused == nil || !strings.Contains(r.Refused.Reason, "overlaps") {
+			t.Errorf("%s: report %+v; want the conflict reported", host, r)
+		}
+	}
+}
