@@ -122,7 +122,12 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("daemon: own executable: %w", err)
+			}
 			d, err := daemon.New(daemon.Config{
+				Evaluate:   evaluateInChild(exe),
 				Remote:     remote,
 				Branch:     branch,
 				Publisher:  &report.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},

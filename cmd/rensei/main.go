@@ -57,7 +57,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal)")
 	root.AddCommand(newValidate(g), newEval(g), newPlan(g), newApply(g), newLab(g), newVersion(g),
-		newVolumes(g), newHistory(g), newDaemon(g), newStatus(g), newHosts(g))
+		newVolumes(g), newHistory(g), newDaemon(g), newStatus(g), newHosts(g), newEvaluateChild(g))
 	return root
 }
 

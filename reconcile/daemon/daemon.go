@@ -12,6 +12,7 @@
 package daemon
 
 import (
+	"io/fs"
 	"context"
 	"errors"
 	"log/slog"
@@ -46,6 +47,10 @@ const (
 // hosts through it.
 type ConnectFunc func(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*reconcile.Hosts, <-chan struct{}, error)
 
+// EvaluateFunc loads and validates commit sha (in the repository at
+// cacheDir, whose tree is fsys) and returns its topology or schema.Problems.
+type EvaluateFunc func(ctx context.Context, cacheDir, sha string, fsys fs.FS, load schema.Options) (*schema.Topology, error)
+
 // Config configures a Daemon. Remote is required.
 type Config struct {
 	Remote *source.Remote
@@ -57,7 +62,12 @@ type Config struct {
 	Hosts []string
 	Scope string
 	Load  schema.Options
-	Apply apply.Options
+	// Evaluate loads and validates a fetched commit of the cache repository
+	// (default: in this process). The rensei command runs it in a child
+	// process that it kills on timeout, since go-jsonnet cannot be
+	// interrupted: a runaway config must not keep burning a core.
+	Evaluate EvaluateFunc
+	Apply    apply.Options
 	// AllowPrune lets a revision delete more than PruneShare (default
 	// DefaultPruneShare) of a host's managed containers, or all of them.
 	AllowPrune bool

@@ -297,7 +297,16 @@ func (d *Daemon) loadCommit(head plumbing.Hash, now time.Time) (*revision, error
 		}
 	}
 	d.evaluations.Add(1)
-	topo, want, err := reconcile.Desire(rev.FS, d.cfg.Load, place.Options{Commit: rev.SHA(), Now: now, Scope: d.cfg.Scope})
+	var topo *schema.Topology
+	if d.cfg.Evaluate != nil {
+		topo, err = d.cfg.Evaluate(context.Background(), d.cfg.Remote.CacheDir(), rev.SHA(), rev.FS, d.cfg.Load)
+	} else {
+		topo, err = schema.Load(rev.FS, d.cfg.Load)
+	}
+	if err != nil {
+		return nil, err
+	}
+	want, err := place.Place(topo, place.Options{Commit: rev.SHA(), Now: now, Scope: d.cfg.Scope})
 	if err != nil {
 		return nil, err
 	}

@@ -191,6 +191,9 @@ func (r *Remote) Name() string { return r.name }
 // (for watching its refs), or "".
 func (r *Remote) LocalDir() string { return r.local }
 
+// CacheDir is the bare cache repository fetched commits are read from.
+func (r *Remote) CacheDir() string { return r.dir }
+
 // remoteTimeout bounds one conversation with the remote when ctx has no deadline.
 const remoteTimeout = 30 * time.Second
 
