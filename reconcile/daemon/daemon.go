@@ -12,9 +12,9 @@
 package daemon
 
 import (
-	"io/fs"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
