@@ -54,7 +54,8 @@ bench: images ## benchmarks: 1,000-member course plan, cold apply, tunnels, daem
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./drivers/netlink/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./drivers/docker/
-	$(GO) test -run '^$$' -bench 'IdlePass|PushToConverged|DaemonRSS|RepairOnLab' -benchtime 10x -timeout 30m ./test/daemon/
+	$(GO) test -run '^$$' -bench 'IdlePass$$|PushToConverged|DaemonRSS|RepairOnLab' -benchtime 10x -timeout 30m ./test/daemon/
+	$(GO) test -run '^$$' -bench 'IdlePassLab' -benchtime 300x -timeout 30m ./test/daemon/
 
 .PHONY: schema
 schema: ## regenerate schema/rensei.schema.json from the Go types

@@ -76,6 +76,10 @@ func BenchmarkIdlePassLab(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
+	// Memory after all these passes (the test binary's, an upper bound on
+	// the daemon's own).
+	b.ReportMetric(float64(heapInUse())/(1<<20), "heap-inuse-MB")
+	b.ReportMetric(float64(procStatus(b, "VmRSS"))/1024, "rss-MB")
 	if after := d.Stats(); after.Evaluations != before.Evaluations || after.Commits != before.Commits || after.Fetches != before.Fetches {
 		b.Fatalf("idle passes did work: %+v → %+v", before, after)
 	}
