@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/rensei-dev/rensei/reconcile/plan"
@@ -12,22 +13,13 @@ import (
 // Containers deleted only to be recreated (a replaced network, an address
 // moving) do not count.
 func (d *Daemon) guard(p plan.Plan, obs plan.Observed) string {
-	for _, host := range prunedHosts(p) {
-		if why := d.guardHost(p, obs, host); why != "" {
+	n := deletions(p)
+	for _, host := range slices.Sorted(maps.Keys(n)) {
+		if why := d.tooMany(host, n[host], len(obs[host].Containers)); why != "" {
 			return why
 		}
 	}
 	return ""
-}
-
-// prunedHosts lists the hosts on which p deletes containers for good.
-func prunedHosts(p plan.Plan) []string {
-	var out []string
-	for host := range deletions(p) {
-		out = append(out, host)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // deletions counts, per host, the containers p deletes and does not create again.
@@ -49,11 +41,14 @@ func deletions(p plan.Plan) map[string]int {
 
 // guardHost is guard for one host.
 func (d *Daemon) guardHost(p plan.Plan, obs plan.Observed, host string) string {
-	n := deletions(p)[host]
+	return d.tooMany(host, deletions(p)[host], len(obs[host].Containers))
+}
+
+// tooMany says why deleting n of a host's managed containers is too many, or "".
+func (d *Daemon) tooMany(host string, n, managed int) string {
 	if n == 0 {
 		return ""
 	}
-	managed := len(obs[host].Containers)
 	share := float64(n) / float64(managed)
 	if n >= managed || share > d.cfg.PruneShare {
 		return fmt.Sprintf("would delete %d of %d managed containers on %s (%.0f%%, limit %.0f%%); "+

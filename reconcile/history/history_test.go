@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/test/pgpkey"
 )
 
 const sitesFile = `local r = import 'rensei.libsonnet';
@@ -175,24 +175,6 @@ func signedCommit(t *testing.T, dir string, key *openpgp.Entity, who, when, msg 
 	return h.String()
 }
 
-func newKey(t *testing.T, name string) (*openpgp.Entity, string) {
-	t.Helper()
-	e, err := openpgp.NewEntity(name, "", name+"@example.edu", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return e, b.String()
-}
-
 func build(t *testing.T, dir string, opts Options) *Timeline {
 	t.Helper()
 	repo, err := source.OpenRepository(dir)
@@ -257,7 +239,7 @@ func TestBuild(t *testing.T) {
 // TestCommitDetails: authors, signatures, problems with file and line, and
 // diffs against the last valid configuration.
 func TestCommitDetails(t *testing.T) {
-	key, _ := newKey(t, "dave")
+	key, _ := pgpkey.New(t, "dave")
 	f := newFixture(t, false, key)
 	tl := build(t, f.repo.dir, Options{Env: "cs101"})
 	byHash := map[string]*Commit{}
@@ -295,8 +277,8 @@ func TestCommitDetails(t *testing.T) {
 }
 
 func TestKeyring(t *testing.T) {
-	key, pub := newKey(t, "dave")
-	_, other := newKey(t, "mallory")
+	key, pub := pgpkey.New(t, "dave")
+	_, other := pgpkey.New(t, "mallory")
 	f := newFixture(t, false, key)
 	for _, tt := range []struct {
 		keyring, want string

@@ -319,13 +319,17 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		o, ok := have[c.Name]
 		delete(have, c.Name)
 		step := Step{Kind: KindContainer, Name: c.Name, Env: env, Phase: PhaseContainers, Container: c}
+		blocked := ""
+		if ok && o.SpecHash() != c.SpecHash() {
+			blocked = claims.blocked(o)
+		}
 		switch {
 		case !ok:
 			step.Action, step.Reason = Create, "absent"
-		case o.SpecHash() != c.SpecHash() && claims.blocked(o) != "":
+		case blocked != "":
 			// What it holds (an address, a host port) is wanted by another
 			// container, which Docker would refuse: remove it first.
-			why := claims.blocked(o)
+			why := blocked
 			hp.add(Step{Kind: KindContainer, Name: c.Name, Env: env, Action: Delete, Phase: PhasePrepare,
 				Reason: why + ": removed first"})
 			step.Action = Create

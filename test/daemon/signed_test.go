@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -10,31 +9,12 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/rensei-dev/rensei/reconcile/daemon"
+	"github.com/rensei-dev/rensei/test/pgpkey"
 )
-
-// newKey makes an OpenPGP key and returns it with its armored public key.
-func newKey(t *testing.T, name string) (*openpgp.Entity, string) {
-	t.Helper()
-	e, err := openpgp.NewEntity(name, "", name+"@example.edu", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return e, b.String()
-}
 
 // pushSigned writes files, commits them with go-git signed by key and pushes.
 func (r *configRepo) pushSigned(t *testing.T, key *openpgp.Entity, msg string, files map[string]string) string {
@@ -72,8 +52,8 @@ func (r *configRepo) pushSigned(t *testing.T, key *openpgp.Entity, msg string, f
 // applied; a head signed by another key is refused and reported, and the
 // trusted revision stays enforced.
 func TestVerifiedHeads(t *testing.T) {
-	trusted, keyring := newKey(t, "it-services")
-	stranger, _ := newKey(t, "stranger")
+	trusted, keyring := pgpkey.New(t, "it-services")
+	stranger, _ := pgpkey.New(t, "stranger")
 	repo := newConfigRepo(t)
 	fleet := newFakeFleet()
 	good := repo.pushSigned(t, trusted, "init, signed", map[string]string{"sites/lab.jsonnet": fakeSites, "environments/course.jsonnet": course("ann")})
