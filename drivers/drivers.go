@@ -38,7 +38,12 @@ const (
 	// LabelSpecFields holds a short digest per field of the spec, so a plan
 	// can say which fields changed without storing the whole spec.
 	LabelSpecFields = "io.rensei.spec-fields"
-	LabelCommit     = "io.rensei.commit"
+	// LabelContent digests what an instance holds without any name in it
+	// (image, command, variables, limits, files, ports, attachments and
+	// mounts by logical name), so a rename can be told from an unrelated
+	// removal and creation by content alone.
+	LabelContent = "io.rensei.content"
+	LabelCommit  = "io.rensei.commit"
 	// LabelScope separates Rensei deployments sharing one Docker engine
 	// (e.g. two departments, or parallel test runs): a pass observes and
 	// prunes only objects of its own scope. Absent means the default scope.

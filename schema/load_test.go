@@ -157,15 +157,22 @@ func TestRunawayConfigIsBounded(t *testing.T) {
 	}
 }
 
+// TestParseBytes: binary units mean what Docker and Kubernetes both mean;
+// units they read differently, and amounts without a unit, are refused
+// with a message that says what to write.
 func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"512Mi": 512 << 20, "2Gi": 2 << 30, "1g": 1 << 30, "100": 100, "1.5Gi": 3 << 29, "10MB": 10e6} {
+	for in, want := range map[string]int64{"512Mi": 512 << 20, "2Gi": 2 << 30, "1.5Gi": 3 << 29, "64Ki": 64 << 10, "1Ti": 1 << 40, "512MiB": 512 << 20} {
 		if got, err := ParseBytes(in); err != nil || got != want {
 			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "lots", "-1Mi", "Mi"} {
-		if _, err := ParseBytes(bad); err == nil {
-			t.Errorf("ParseBytes(%q): no error", bad)
+	for bad, says := range map[string]string{
+		"": "empty", "lots": "not an amount", "-1Mi": "not an amount", "Mi": "not an amount",
+		"512": "no unit", "512M": "ambiguous", "512MB": "ambiguous", "512m": "ambiguous", "1g": "ambiguous", "2G": "ambiguous",
+	} {
+		_, err := ParseBytes(bad)
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("ParseBytes(%q): %v, want an error saying %q", bad, err, says)
 		}
 	}
 }

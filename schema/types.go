@@ -46,7 +46,7 @@ type TLS struct {
 // Capacity is what a host offers; groups placed on it must fit.
 type Capacity struct {
 	CPUs   float64 `json:"cpus,omitempty"`
-	Memory string  `json:"memory,omitempty"` // e.g. "64Gi", "512Mi"
+	Memory Bytes   `json:"memory,omitzero"` // e.g. "64Gi", "512Mi"
 	// Containers caps the number of containers; 0 means no cap.
 	Containers int `json:"containers,omitempty"`
 }
@@ -67,8 +67,8 @@ type Environment struct {
 // (exclusive), each an RFC 3339 time or a date (YYYY-MM-DD, midnight UTC).
 // Either end may be omitted.
 type Window struct {
-	From  string `json:"from,omitempty"`
-	Until string `json:"until,omitempty"`
+	From  Time `json:"from,omitzero"`
+	Until Time `json:"until,omitzero"`
 }
 
 // Network is an L2 overlay: one subnet, one VXLAN VNI, one Docker bridge network per host.
@@ -84,7 +84,7 @@ type Network struct {
 	// The first block is kept for static addresses.
 	HostPrefix int `json:"hostPrefix,omitempty"`
 	// Bandwidth limits the tunnel's egress rate per host, e.g. "100mbit".
-	Bandwidth string `json:"bandwidth,omitempty"`
+	Bandwidth Rate `json:"bandwidth,omitzero"`
 }
 
 // Group is a set of identical containers: replicas, or one per roster member.
@@ -120,7 +120,7 @@ type Placement struct {
 // Resources are per-instance limits, also counted against host capacity.
 type Resources struct {
 	CPUs   float64 `json:"cpus,omitempty"`
-	Memory string  `json:"memory,omitempty"`
+	Memory Bytes   `json:"memory,omitzero"`
 }
 
 // Attachment connects a group to a network of its environment.

@@ -153,10 +153,8 @@ func (v *validator) site(s *Site, underlays map[string]string) {
 			if c.CPUs < 0 || c.Containers < 0 {
 				hat([]string{"capacity"}, "capacity must not be negative")
 			}
-			if c.Memory != "" {
-				if _, err := ParseBytes(c.Memory); err != nil {
-					hat([]string{c.Memory}, "capacity memory %q: %v", c.Memory, err)
-				}
+			if err := c.Memory.Err(); err != nil {
+				hat([]string{c.Memory.Text}, "capacity memory %q: %v", c.Memory.Text, err)
 			}
 		}
 	}
@@ -169,13 +167,15 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 	netAt := func(n *Network, needles []string, format string, args ...any) {
 		v.r.at(e.Source, "environments."+e.Name+".networks."+n.Name, []string{e.Name, "networks", n.Name}, needles, "environment %q: network %q: "+format, append([]any{e.Name, n.Name}, args...)...)
 	}
-	if e.Active != nil {
-		from, until, err := e.Active.Bounds()
+	if w := e.Active; w != nil {
+		from, until := w.Bounds()
 		switch {
-		case err != nil:
-			at([]string{"active"}, "active window: %v", err)
+		case w.From.Err() != nil:
+			at([]string{"from"}, "active window: from %q: %v", w.From.Text, w.From.Err())
+		case w.Until.Err() != nil:
+			at([]string{"until"}, "active window: until %q: %v", w.Until.Text, w.Until.Err())
 		case !from.IsZero() && !until.IsZero() && !until.After(from):
-			at([]string{"until"}, "active window: until %s is not after from %s", e.Active.Until, e.Active.From)
+			at([]string{"until"}, "active window: until %s is not after from %s", w.Until, w.From)
 		}
 	}
 	nets := map[string]*Network{}
@@ -218,10 +218,8 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 		if n.MTU != 0 && (n.MTU < 576 || n.MTU > 9000) {
 			nat([]string{"mtu"}, "mtu %d is outside 576..9000", n.MTU)
 		}
-		if n.Bandwidth != "" {
-			if _, err := ParseRate(n.Bandwidth); err != nil {
-				nat([]string{n.Bandwidth}, "bandwidth %q: %v", n.Bandwidth, err)
-			}
+		if err := n.Bandwidth.Err(); err != nil {
+			nat([]string{n.Bandwidth.Text}, "bandwidth %q: %v", n.Bandwidth.Text, err)
 		}
 	}
 	groups := map[string]bool{}
@@ -283,10 +281,8 @@ func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, st
 	if g.Resources.CPUs < 0 {
 		at([]string{"cpus"}, "resources: cpus %v is negative", g.Resources.CPUs)
 	}
-	if g.Resources.Memory != "" {
-		if _, err := ParseBytes(g.Resources.Memory); err != nil {
-			at([]string{g.Resources.Memory}, "resources: memory %q: %v", g.Resources.Memory, err)
-		}
+	if err := g.Resources.Memory.Err(); err != nil {
+		at([]string{g.Resources.Memory.Text}, "resources: memory %q: %v", g.Resources.Memory.Text, err)
 	}
 	attached := map[string]bool{}
 	for _, a := range g.Networks {

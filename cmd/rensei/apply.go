@@ -2,15 +2,17 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/reconcile/render"
 )
 
 func newApply(g *globals) *cobra.Command {
@@ -32,58 +34,34 @@ host was unreachable, or a host did not converge.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, topo, want, err := cf.desire(args, g)
-			if err != nil {
-				return err
-			}
-			log := g.logger()
-			hosts, err := reconcile.Connect(topo, hf.hosts, log)
+			_, want, hosts, err := cf.connect(ctx, args, g, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			p := planHosts(ctx, want, hosts, cf.scope)
-			if err := plan.Render(g.stdout, p, colour(g.stdout)); err != nil {
-				return err
-			}
-			down := unreachable(p)
-			if p.Empty() {
-				if len(down) > 0 {
-					return fmt.Errorf("unreachable, skipped: %s", joinOr(down, ""))
-				}
-				return nil
-			}
-			if !yes {
-				ok, err := confirm(g, p)
-				if err != nil {
+			log := g.logger()
+			shown := false
+			out := engine.Pass(ctx, want, hosts, engine.Options{
+				Scope: cf.scope,
+				Apply: apply.Options{Parallel: parallel, Log: log},
+				Log:   log,
+				Confirm: func(p plan.Plan) (bool, error) {
+					shown = true
+					if err := render.Plan(g.stdout, p, colour(g.stdout)); err != nil {
+						return false, err
+					}
+					if yes {
+						return true, nil
+					}
+					return confirm(g, p)
+				},
+			})
+			if !shown {
+				if err := render.Plan(g.stdout, out.Plan, colour(g.stdout)); err != nil {
 					return err
 				}
-				if !ok {
-					return fmt.Errorf("apply cancelled: nothing was changed")
-				}
 			}
-			res, applyErr := apply.Apply(ctx, p, hosts.Drivers, apply.Options{Parallel: parallel, Log: log})
-			again := planHosts(ctx, want, hosts, cf.scope)
-			fmt.Fprintf(g.stdout, "Applied %d step(s), %d failed, in %s.\n", len(res.Done), len(res.Failed), res.Duration.Round(1e6))
-			for _, f := range res.Failed {
-				fmt.Fprintf(g.stdout, "  failed: %s: %s\n", f.Step, f.Err)
-			}
-			skipped := ""
-			if len(down) > 0 {
-				skipped = "; unreachable, skipped: " + joinOr(down, "")
-			}
-			switch {
-			case applyErr != nil:
-				return fmt.Errorf("%d step(s) failed; the others were applied%s", len(res.Failed), skipped)
-			case !again.Empty():
-				fmt.Fprintln(g.stdout, "Not converged; remaining:")
-				plan.Render(g.stdout, again, colour(g.stdout))
-				return fmt.Errorf("not converged after apply%s", skipped)
-			case len(down) > 0:
-				return fmt.Errorf("unreachable, skipped: %s; every other host converged", joinOr(down, ""))
-			}
-			fmt.Fprintln(g.stdout, "Converged: a second plan is empty.")
-			return nil
+			return applied(g, out)
 		},
 	}
 	cf.register(cmd)
@@ -91,6 +69,46 @@ host was unreachable, or a host did not converge.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().IntVar(&parallel, "parallel", apply.DefaultParallel, "steps run at once per host")
 	return cmd
+}
+
+// applied reports the outcome of an apply and returns its error.
+func applied(g *globals, out engine.Outcome) error {
+	var down []string
+	for _, u := range out.Plan.Unreachable {
+		down = append(down, u.Host)
+	}
+	skipped := ""
+	if len(down) > 0 {
+		skipped = "; unreachable, skipped: " + strings.Join(down, ", ")
+	}
+	switch {
+	case out.Declined && out.Held != nil:
+		return out.Held
+	case out.Declined:
+		return errors.New("apply cancelled: nothing was changed")
+	case out.Plan.Empty():
+		if len(down) > 0 {
+			return fmt.Errorf("unreachable, skipped: %s", strings.Join(down, ", "))
+		}
+		return nil
+	}
+	res := out.Applied
+	fmt.Fprintf(g.stdout, "Applied %d step(s), %d failed, in %s.\n", len(res.Done), len(res.Failed), res.Duration.Round(1e6))
+	for _, f := range res.Failed {
+		fmt.Fprintf(g.stdout, "  failed: %s: %s\n", f.Step, f.Err)
+	}
+	switch {
+	case len(res.Failed) > 0:
+		return fmt.Errorf("%d step(s) failed; the others were applied%s", len(res.Failed), skipped)
+	case !out.Remaining.Empty():
+		fmt.Fprintln(g.stdout, "Not converged; remaining:")
+		render.Plan(g.stdout, out.Remaining, colour(g.stdout))
+		return fmt.Errorf("not converged after apply%s", skipped)
+	case len(down) > 0:
+		return fmt.Errorf("unreachable, skipped: %s; every other host converged", strings.Join(down, ", "))
+	}
+	fmt.Fprintln(g.stdout, "Converged: a second plan is empty.")
+	return nil
 }
 
 // confirm asks on the terminal; without one it refuses rather than guess.

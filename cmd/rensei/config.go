@@ -1,8 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rensei-dev/rensei/examples"
-	"github.com/rensei-dev/rensei/reconcile"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/place"
-	"github.com/rensei-dev/rensei/reconcile/source"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -37,49 +38,42 @@ func (c *configFlags) register(cmd *cobra.Command) {
 	f.StringVar(&c.scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines: only objects labelled io.rensei.scope=SCOPE are observed and pruned (env RENSEI_SCOPE)")
 }
 
-// repo is a loaded revision.
-type repo struct {
-	name   string // what to call it in messages
-	fsys   fs.FS
-	commit string
-}
-
 // open resolves PATH (default: the current directory, or the embedded
 // quickstart when the current directory holds no sites/) and --ref.
-func (c *configFlags) open(args []string, g *globals) (repo, error) {
+func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
 	path := "."
 	if len(args) > 0 {
 		path = args[0]
 	} else if _, err := os.Stat("sites"); err != nil && c.ref == "" {
 		fmt.Fprintln(g.stderr, "rensei: no sites/ here and no PATH given: using the embedded quickstart (examples/quickstart)")
-		return repo{name: "embedded quickstart", fsys: examples.Quickstart()}, nil
+		return engine.Source{Name: "embedded quickstart", FS: examples.Quickstart()}, nil
 	}
 	if c.ref == "" {
 		st, err := os.Stat(path)
 		if err != nil {
-			return repo{}, fmt.Errorf("config repository %s: %w", path, err)
+			return engine.Source{}, fmt.Errorf("config repository %s: %w", path, err)
 		}
 		if !st.IsDir() {
-			return repo{}, fmt.Errorf("config repository %s: not a directory", path)
+			return engine.Source{}, fmt.Errorf("config repository %s: not a directory", path)
 		}
 		abs, _ := filepath.Abs(path)
 		// os.Root refuses paths, symlinks included, that leave the
 		// repository: a config cannot read the machine's files.
 		root, err := os.OpenRoot(path)
 		if err != nil {
-			return repo{}, fmt.Errorf("config repository %s: %w", path, err)
+			return engine.Source{}, fmt.Errorf("config repository %s: %w", path, err)
 		}
-		return repo{name: abs, fsys: root.FS()}, nil
+		return engine.Source{Name: abs, FS: root.FS()}, nil
 	}
-	r, err := source.OpenRepository(path)
+	r, err := gitrepo.Open(path)
 	if err != nil {
-		return repo{}, err
+		return engine.Source{}, err
 	}
-	rev, err := source.Resolve(r, c.ref)
+	rev, err := r.Resolve(c.ref)
 	if err != nil {
-		return repo{}, fmt.Errorf("%s: %w", path, err)
+		return engine.Source{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return repo{name: path + "@" + c.ref, fsys: rev.FS, commit: rev.SHA()}, nil
+	return engine.Source{Name: path + "@" + c.ref, FS: rev.FS, Commit: rev.SHA()}, nil
 }
 
 func (c *configFlags) loadOptions() (schema.Options, error) {
@@ -112,25 +106,52 @@ func (c *configFlags) now() (time.Time, error) {
 	return t, nil
 }
 
-// desire loads, validates and places the selected revision.
-func (c *configFlags) desire(args []string, g *globals) (repo, *schema.Topology, *place.Desired, error) {
-	r, err := c.open(args, g)
+// load evaluates and validates the selected revision.
+func (c *configFlags) load(ctx context.Context, args []string, g *globals) (*engine.Revision, error) {
+	src, err := c.open(args, g)
 	if err != nil {
-		return r, nil, nil, err
+		return nil, err
 	}
 	opts, err := c.loadOptions()
 	if err != nil {
-		return r, nil, nil, err
+		return nil, err
 	}
+	rev, err := engine.Load(ctx, src, engine.InProcess{}, opts, c.scope)
+	if err != nil {
+		return nil, configError{repo: src.Name, err: err}
+	}
+	return rev, nil
+}
+
+// desire loads, validates and places the selected revision at --at.
+func (c *configFlags) desire(ctx context.Context, args []string, g *globals) (*engine.Revision, *place.Desired, error) {
 	now, err := c.now()
 	if err != nil {
-		return r, nil, nil, err
+		return nil, nil, err
 	}
-	topo, want, err := reconcile.Desire(r.fsys, opts, place.Options{Commit: r.commit, Now: now, Scope: c.scope})
+	rev, err := c.load(ctx, args, g)
 	if err != nil {
-		return r, topo, nil, configError{repo: r.name, err: err}
+		return nil, nil, err
 	}
-	return r, topo, want, nil
+	want, err := rev.At(now)
+	if err != nil {
+		return rev, nil, configError{repo: rev.Source.Name, err: err}
+	}
+	return rev, want, nil
+}
+
+// connect loads and places the selected revision and connects its hosts
+// (or those of --hosts). The caller closes the hosts.
+func (c *configFlags) connect(ctx context.Context, args []string, g *globals, hf *hostFlags) (*engine.Revision, *place.Desired, *engine.Hosts, error) {
+	rev, want, err := c.desire(ctx, args, g)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hosts, err := engine.Connect(rev.Topology, hf.hosts, g.logger())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return rev, want, hosts, nil
 }
 
 // configError presents Problems under a heading naming the repository.
@@ -140,7 +161,8 @@ type configError struct {
 }
 
 func (e configError) Error() string {
-	if ps, ok := e.err.(schema.Problems); ok {
+	var ps schema.Problems
+	if errors.As(e.err, &ps) {
 		return fmt.Sprintf("%s: %d configuration problem(s), nothing applied:\n%s", e.repo, len(ps), ps.Error())
 	}
 	return e.err.Error()

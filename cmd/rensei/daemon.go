@@ -17,8 +17,9 @@ import (
 
 	"github.com/rensei-dev/rensei/reconcile/apply"
 	"github.com/rensei-dev/rensei/reconcile/daemon"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -27,13 +28,13 @@ type remoteFlags struct {
 	repo         string
 	stateDir     string
 	statusBranch string
-	creds        source.Credentials
+	creds        gitrepo.Credentials
 }
 
 func (r *remoteFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&r.repo, "repo", "", "config remote: a URL (https, ssh, file) or a local path")
-	f.StringVar(&r.statusBranch, "status-branch", report.DefaultBranch, "branch of the remote holding the drift reports")
+	f.StringVar(&r.statusBranch, "status-branch", status.DefaultBranch, "branch of the remote holding the drift reports")
 	f.StringVar(&r.stateDir, "state-dir", "", "directory for the remote's cache repository (default: $STATE_DIRECTORY, /var/lib/rensei as root, else ~/.local/state/rensei)")
 	f.StringVar(&r.creds.SSHKeyFile, "ssh-key", "", "private key file for ssh remotes")
 	f.StringVar(&r.creds.SSHKeyPassphraseEnv, "ssh-key-passphrase-env", "RENSEI_SSH_PASSPHRASE", "variable holding the ssh key's passphrase")
@@ -42,7 +43,7 @@ func (r *remoteFlags) register(cmd *cobra.Command) {
 	f.StringVar(&r.creds.Username, "git-user", "git", "user name sent with the HTTPS token")
 }
 
-func (r *remoteFlags) open() (*source.Remote, error) {
+func (r *remoteFlags) open() (*gitrepo.Remote, error) {
 	if r.repo == "" {
 		return nil, errors.New("--repo: a URL or path of the config repository is required")
 	}
@@ -50,7 +51,7 @@ func (r *remoteFlags) open() (*source.Remote, error) {
 	if dir == "" {
 		dir = defaultStateDir()
 	}
-	return source.OpenRemote(r.repo, dir, r.creds)
+	return gitrepo.OpenRemote(r.repo, dir, r.creds)
 }
 
 func defaultStateDir() string {
@@ -127,10 +128,10 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 				return fmt.Errorf("daemon: own executable: %w", err)
 			}
 			d, err := daemon.New(daemon.Config{
-				Evaluate:   evaluateInChild(exe),
+				Evaluator:  engine.Child{Exe: exe},
 				Remote:     remote,
 				Branch:     branch,
-				Publisher:  &report.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},
+				Publisher:  &status.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},
 				Interval:   interval,
 				Hosts:      hf.hosts,
 				Scope:      scope,
@@ -169,7 +170,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.DurationVar(&interval, "interval", daemon.DefaultInterval, "time between passes (±10% jitter); events start one sooner")
 	f.StringVar(&listen, "listen", "127.0.0.1:9470", "address for /healthz, /readyz, /metrics and /webhook")
 	f.BoolVar(&allowPrune, "allow-prune", false, "apply revisions that delete more than --prune-share of a host's containers")
-	f.Float64Var(&pruneShare, "prune-share", daemon.DefaultPruneShare, "largest share of a host's managed containers a revision may delete")
+	f.Float64Var(&pruneShare, "prune-share", engine.DefaultPruneShare, "largest share of a host's managed containers a revision may delete")
 	f.StringVar(&scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines (env RENSEI_SCOPE)")
 	f.DurationVar(&evalTimeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
 	f.IntVar(&parallel, "parallel", apply.DefaultParallel, "steps run at once per host")

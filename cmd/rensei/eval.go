@@ -1,11 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-
 	"github.com/spf13/cobra"
 
 	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/render"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -16,20 +15,17 @@ func newEval(g *globals) *cobra.Command {
 		Short: "Print the desired topology as JSON: sites, environments, and what each host carries",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, topo, want, err := cf.desire(args, g)
+			rev, want, err := cf.desire(cmd.Context(), args, g)
 			if err != nil {
 				return err
 			}
-			out := struct {
+			return render.WriteJSON(g.stdout, struct {
 				Commit       string               `json:"commit,omitempty"`
 				Sites        []schema.Site        `json:"sites"`
 				Environments []schema.Environment `json:"environments"`
 				States       []place.EnvStatus    `json:"states"`
 				Hosts        []place.Host         `json:"hosts"`
-			}{want.Commit, topo.Sites, topo.Environments, want.Environments, want.Hosts}
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			}{want.Commit, rev.Topology.Sites, rev.Topology.Environments, want.Environments, want.Hosts})
 		},
 	}
 	cf.register(cmd)

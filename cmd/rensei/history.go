@@ -1,15 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/history"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/render"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -46,8 +47,8 @@ signatures are checked: "verified" or "unverified".`,
   rensei history . --env lecture --keyring team.asc --first-parent`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+				return err
 			}
 			path := "."
 			if len(args) > 0 {
@@ -65,7 +66,7 @@ signatures are checked: "verified" or "unverified".`,
 				if err != nil {
 					return fmt.Errorf("--keyring: %w", err)
 				}
-				kr, err := history.ReadKeyring(f)
+				kr, err := gitrepo.ReadKeyring(f)
 				f.Close()
 				if err != nil {
 					return fmt.Errorf("--keyring %s: %w", keyring, err)
@@ -79,7 +80,7 @@ signatures are checked: "verified" or "unverified".`,
 			}
 			opts.Load = load
 			opts.Now = time.Now().UTC()
-			repo, err := source.OpenRepository(path)
+			repo, err := gitrepo.Open(path)
 			if err != nil {
 				return err
 			}
@@ -87,18 +88,16 @@ signatures are checked: "verified" or "unverified".`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			if output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(tl)
+			if output == render.JSON {
+				return render.WriteJSON(g.stdout, tl)
 			}
-			return history.Render(g.stdout, tl, opts.Now)
+			return render.Timeline(g.stdout, tl, opts.Now)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Env, "env", "", "only this environment's commits, reports and windows")
 	f.StringVar(&since, "since", "", "only entries from this time on (RFC 3339 or YYYY-MM-DD)")
-	f.StringVar(&opts.StatusBranch, "status-branch", history.DefaultStatusBranch, "branch holding the daemon's drift reports")
+	f.StringVar(&opts.StatusBranch, "status-branch", status.DefaultBranch, "branch holding the daemon's drift reports")
 	f.StringVar(&opts.Ref, "ref", "HEAD", "the config revision whose history is read")
 	f.BoolVar(&opts.FirstParent, "first-parent", false, "follow only first parents: changes as they landed on the branch")
 	f.StringVar(&keyring, "keyring", "", "verify OpenPGP commit signatures against this armored public keyring")

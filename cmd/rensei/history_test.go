@@ -23,7 +23,8 @@ func historyRepo(t *testing.T, status bool) (*testRepo, string) {
 		os.RemoveAll(filepath.Join(r.dir, "sites"))
 		os.RemoveAll(filepath.Join(r.dir, "environments"))
 		r.commit("report: campus/h0 converged", map[string]string{
-			"reports/campus/h0.json": `{"host":"h0","commit":"` + c + `","converged":true,"drift":[],"applied":["replace container cs101_student_ann: image changed"],"error":null}`,
+			"reports/campus/h0.json": `{"host":"h0","site":"campus","commit":"` + c + `","converged":true,"drift":[],"failed":[],
+"applied":[{"kind":"container","name":"cs101_student_ann","env":"cs101","action":"replace","reason":"image changed"}]}`,
 		})
 		r.git("checkout", "-q", "-f", "main")
 	}
@@ -38,10 +39,10 @@ func TestHistoryCLI(t *testing.T) {
 	}
 	for _, want := range []string{
 		"History of environment cs101 at HEAD (",
-		"commit " + c[:7] + "  test <test@example.org>  unsigned",
+		"commit " + c[:12] + "  test <test@example.edu>  unsigned",
 		"| cs101: busybox 2",
 		"~ group cs101/student: image busybox:1 → busybox:2; 3 instances replaced",
-		"report campus/h0  converged at " + c[:7] + ", 1 step applied",
+		"report campus/h0  converged at " + c[:12] + ", 1 step applied",
 		"applied: replace container cs101_student_ann: image changed",
 		"window cs101 closes: torn down, volumes kept (scheduled)",
 	} {

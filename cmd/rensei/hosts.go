@@ -1,26 +1,13 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"sort"
-	"sync"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/render"
 )
-
-// hostRow is what `rensei hosts` shows of one host.
-type hostRow struct {
-	Host     string             `json:"host"`
-	Docker   string             `json:"docker"`
-	Underlay string             `json:"underlay,omitempty"`
-	Netns    string             `json:"netns,omitempty"`
-	Status   drivers.HostStatus `json:"status"`
-}
 
 func newHosts(g *globals) *cobra.Command {
 	var (
@@ -37,25 +24,21 @@ engine answers and its version, whether its underlay address is configured
 make VXLAN devices. Nothing is changed. Exit 1 when a host is unreachable.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+				return err
 			}
-			topo, _, hosts, err := connectDesired(args, g, &cf, &hf)
+			rev, _, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			var rows []hostRow
-			for _, s := range topo.Sites {
-				for _, h := range s.Hosts {
-					key := s.Name + "/" + h.Name
-					if _, ok := hosts.Drivers[key]; ok {
-						rows = append(rows, hostRow{Host: key, Docker: h.Docker, Underlay: h.Underlay, Netns: h.Netns})
-					}
-				}
+			rows := engine.Probe(cmd.Context(), rev.Topology, hosts)
+			if output == render.JSON {
+				err = render.WriteJSON(g.stdout, rows)
+			} else {
+				err = render.Hosts(g.stdout, rows)
 			}
-			probeAll(cmd.Context(), rows, hosts.Drivers)
-			if err := writeHosts(g, rows, output); err != nil {
+			if err != nil {
 				return err
 			}
 			var down []string
@@ -72,54 +55,6 @@ make VXLAN devices. Nothing is changed. Exit 1 when a host is unreachable.`,
 	}
 	cf.register(cmd)
 	hf.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text or json")
 	return cmd
-}
-
-// probeAll probes the hosts in parallel, filling each row's status.
-func probeAll(ctx context.Context, rows []hostRow, hosts map[string]drivers.Host) {
-	var wg sync.WaitGroup
-	for i := range rows {
-		h := hosts[rows[i].Host]
-		if h.Probe == nil {
-			rows[i].Status = drivers.HostStatus{Reachable: true}
-			continue
-		}
-		wg.Go(func() { rows[i].Status = h.Probe(ctx) })
-	}
-	wg.Wait()
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Host < rows[j].Host })
-}
-
-func writeHosts(g *globals, rows []hostRow, output string) error {
-	if output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	}
-	yesNo := func(b bool, unknown bool) string {
-		switch {
-		case unknown:
-			return "-"
-		case b:
-			return "yes"
-		}
-		return "no"
-	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tDOCKER\tVERSION\tUNDERLAY\tPRESENT\tVXLAN\tERROR")
-	for _, r := range rows {
-		st := r.Status
-		noNet := !st.Reachable || r.Underlay == ""
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Docker, orDash(st.DockerVersion), orDash(r.Underlay),
-			yesNo(st.UnderlayFound, noNet), yesNo(st.VXLAN, noNet), orDash(st.Error))
-	}
-	return tw.Flush()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

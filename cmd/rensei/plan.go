@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/rensei-dev/rensei/reconcile"
-	"github.com/rensei-dev/rensei/reconcile/diff"
+	"github.com/rensei-dev/rensei/reconcile/compare"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/place"
-	"github.com/rensei-dev/rensei/reconcile/plan"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/render"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -67,24 +65,36 @@ Terraform.`,
 					return errors.New("--hosts: plan --base contacts no host; leave --hosts out")
 				}
 				rp := revisionPlan{g: g, cf: &cf, base: base, head: head, output: output, detailed: detailed}
-				return rp.run(args)
+				return rp.run(cmd.Context(), args)
 			}
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json (markdown needs --base)", output)
+			if output == render.Markdown {
+				return fmt.Errorf("--output %q: markdown needs --base", output)
 			}
-			_, want, hosts, err := connectDesired(args, g, &cf, &hf)
+			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+				return err
+			}
+			_, want, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			p := planHosts(cmd.Context(), want, hosts, cf.scope)
-			if err := writePlan(g, p, output); err != nil {
+			p, _ := engine.Plan(cmd.Context(), want, hosts, cf.scope)
+			if output == render.JSON {
+				err = render.WriteJSON(g.stdout, p)
+			} else {
+				err = render.Plan(g.stdout, p, colour(g.stdout))
+			}
+			if err != nil {
 				return err
 			}
 			// A host that could not be observed was not planned: nothing
 			// can be promised about it, so the plan is not a success.
-			if down := unreachable(p); len(down) > 0 {
-				return fmt.Errorf("unreachable, not planned: %s", joinOr(down, ""))
+			if len(p.Unreachable) > 0 {
+				var down []string
+				for _, u := range p.Unreachable {
+					down = append(down, u.Host)
+				}
+				return fmt.Errorf("unreachable, not planned: %s", strings.Join(down, ", "))
 			}
 			if detailed && !p.Empty() {
 				return exitError{code: 2}
@@ -99,52 +109,6 @@ Terraform.`,
 	cmd.Flags().StringVar(&base, "base", "", "compare revisions: the Git revision to compare from (branch, tag, commit, origin/main); no host is contacted")
 	cmd.Flags().StringVar(&head, "head", "", "with --base: the Git revision to compare to (default HEAD)")
 	return cmd
-}
-
-// connectDesired loads and places the selected revision and connects its
-// hosts (or those of --hosts). The caller closes the hosts.
-func connectDesired(args []string, g *globals, cf *configFlags, hf *hostFlags) (*schema.Topology, *place.Desired, *reconcile.Hosts, error) {
-	_, topo, want, err := cf.desire(args, g)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	hosts, err := reconcile.Connect(topo, hf.hosts, g.logger())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return topo, want, hosts, nil
-}
-
-// planHosts observes the connected hosts and plans only for them.
-func planHosts(ctx context.Context, want *place.Desired, hosts *reconcile.Hosts, scope string) plan.Plan {
-	scoped := *want
-	scoped.Hosts = nil
-	for _, h := range want.Hosts {
-		if _, ok := hosts.Drivers[h.Key]; ok {
-			scoped.Hosts = append(scoped.Hosts, h)
-		}
-	}
-	return plan.Compute(&scoped, reconcile.ObserveScope(ctx, hosts.Drivers, scope))
-}
-
-func writePlan(g *globals, p plan.Plan, output string) error {
-	if output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
-	}
-	return plan.Render(g.stdout, p, colour(g.stdout))
-}
-
-// unreachable lists the hosts a plan skipped because they were down.
-func unreachable(p plan.Plan) []string {
-	var out []string
-	for _, s := range p.Steps {
-		if s.Kind == plan.KindHost && s.Action == plan.Skip {
-			out = append(out, s.Host)
-		}
-	}
-	return out
 }
 
 func joinOr(s []string, none string) string {
@@ -163,14 +127,15 @@ type revisionPlan struct {
 	detailed   bool
 }
 
-func (rp revisionPlan) run(args []string) error {
+func (rp revisionPlan) run(ctx context.Context, args []string) error {
 	switch {
 	case rp.base == "":
 		return errors.New("--head needs --base: the revision to compare from")
 	case rp.cf.ref != "":
 		return errors.New("--ref and --base/--head exclude each other: give the revisions as --base and --head")
-	case rp.output != "text" && rp.output != "json" && rp.output != "markdown":
-		return fmt.Errorf("--output %q: want text, json or markdown", rp.output)
+	}
+	if err := render.CheckFormat(rp.output, render.Text, render.JSON, render.Markdown); err != nil {
+		return err
 	}
 	if rp.head == "" {
 		rp.head = "HEAD"
@@ -179,7 +144,7 @@ func (rp revisionPlan) run(args []string) error {
 	if len(args) > 0 {
 		path = args[0]
 	}
-	repo, err := source.OpenRepository(path)
+	repo, err := gitrepo.Open(path)
 	if err != nil {
 		return err
 	}
@@ -191,16 +156,16 @@ func (rp revisionPlan) run(args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := rp.side(repo, path, "base", rp.base, opts, now)
+	base, err := rp.side(ctx, repo, path, "base", rp.base, opts, now)
 	if err != nil {
 		return err
 	}
-	head, err := rp.side(repo, path, "head", rp.head, opts, now)
+	head, err := rp.side(ctx, repo, path, "head", rp.head, opts, now)
 	if err != nil {
 		return err
 	}
 
-	var c diff.Comment
+	var c compare.Comment
 	var failed *revisionProblems
 	switch {
 	case head.problems != nil:
@@ -209,21 +174,19 @@ func (rp revisionPlan) run(args []string) error {
 		failed = &revisionProblems{side: "base", rev: base.rev, problems: base.problems}
 	}
 	if failed != nil {
-		c = diff.NewComment(base.rev, head.rev, nil, failed.side, failed.problems)
+		c = compare.NewComment(base.rev, head.rev, nil, failed.side, failed.problems)
 	} else {
-		d := diff.Compare(base.want, head.want)
-		c = diff.NewComment(base.rev, head.rev, &d, "", nil)
+		d := compare.Compare(base.want, head.want)
+		c = compare.NewComment(base.rev, head.rev, &d, "", nil)
 	}
 
 	switch rp.output {
-	case "markdown":
-		if err := c.Markdown(rp.g.stdout); err != nil {
+	case render.Markdown:
+		if err := render.Comment(rp.g.stdout, c); err != nil {
 			return err
 		}
-	case "json":
-		enc := json.NewEncoder(rp.g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(c); err != nil {
+	case render.JSON:
+		if err := render.WriteJSON(rp.g.stdout, c); err != nil {
 			return err
 		}
 		if failed != nil {
@@ -233,7 +196,7 @@ func (rp revisionPlan) run(args []string) error {
 		if failed == nil {
 			fmt.Fprintf(rp.g.stdout, "Comparing %s → %s in %s at %s; no host contacted.\n\n",
 				describe(base.rev), describe(head.rev), path, now.Format(time.RFC3339))
-			if err := diff.Render(rp.g.stdout, *c.Diff, colour(rp.g.stdout)); err != nil {
+			if err := render.Compare(rp.g.stdout, *c.Diff, colour(rp.g.stdout)); err != nil {
 				return err
 			}
 		}
@@ -249,7 +212,7 @@ func (rp revisionPlan) run(args []string) error {
 
 // planSide is one evaluated revision: its desired state, or its problems.
 type planSide struct {
-	rev      diff.Revision
+	rev      compare.Revision
 	want     *place.Desired
 	problems schema.Problems
 }
@@ -257,13 +220,18 @@ type planSide struct {
 // side resolves and evaluates one revision. Configuration problems are
 // returned in the side; anything else (a revision that does not exist, a
 // corrupt repository) is an error naming the revision.
-func (rp revisionPlan) side(repo *git.Repository, path, which, ref string, opts schema.Options, now time.Time) (planSide, error) {
-	rev, err := source.Resolve(repo, ref)
+func (rp revisionPlan) side(ctx context.Context, repo *gitrepo.Repo, path, which, ref string, opts schema.Options, now time.Time) (planSide, error) {
+	rev, err := repo.Resolve(ref)
 	if err != nil {
 		return planSide{}, fmt.Errorf("--%s: no such revision in %s: %w", which, path, err)
 	}
-	s := planSide{rev: diff.Revision{Ref: ref, Commit: rev.SHA()}}
-	_, want, err := reconcile.Desire(rev.FS, opts, place.Options{Commit: rev.SHA(), Now: now, Scope: rp.cf.scope})
+	s := planSide{rev: compare.Revision{Ref: ref, Commit: rev.SHA()}}
+	src := engine.Source{Name: ref, FS: rev.FS, Commit: rev.SHA()}
+	var want *place.Desired
+	loaded, err := engine.Load(ctx, src, engine.InProcess{}, opts, rp.cf.scope)
+	if err == nil {
+		want, err = loaded.At(now)
+	}
 	var ps schema.Problems
 	switch {
 	case errors.As(err, &ps):
@@ -275,10 +243,10 @@ func (rp revisionPlan) side(repo *git.Repository, path, which, ref string, opts 
 	return s, nil
 }
 
-// describe names a revision: "origin/main (1a2b3c4)".
-func describe(r diff.Revision) string {
-	if len(r.Commit) >= 7 {
-		return r.Ref + " (" + r.Commit[:7] + ")"
+// describe names a revision: "origin/main (1a2b3c4d5e6f)".
+func describe(r compare.Revision) string {
+	if r.Commit != "" {
+		return r.Ref + " (" + gitrepo.Short(r.Commit) + ")"
 	}
 	return r.Ref
 }
@@ -286,7 +254,7 @@ func describe(r diff.Revision) string {
 // revisionProblems are the configuration problems of one compared revision.
 type revisionProblems struct {
 	side     string
-	rev      diff.Revision
+	rev      compare.Revision
 	problems schema.Problems
 }
 

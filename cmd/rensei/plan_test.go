@@ -5,13 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/rensei-dev/rensei/reconcile/diff"
+	"github.com/rensei-dev/rensei/reconcile/compare"
+	"github.com/rensei-dev/rensei/reconcile/render"
+	"github.com/rensei-dev/rensei/test/gittest"
 )
 
 // The sites point at Docker endpoints that do not exist: plan --base must
@@ -34,57 +33,19 @@ c + { groups: [g + { name: '` + group + `' } for g in c.groups] }
 
 // testRepo is a Git repository in a temp dir, written with the git CLI.
 type testRepo struct {
-	t   *testing.T
+	*gittest.Repo
 	dir string
 }
 
 func newTestRepo(t *testing.T) *testRepo {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatal("git is required")
-	}
-	r := &testRepo{t: t, dir: t.TempDir()}
-	r.git("init", "-q", "-b", "main")
-	return r
+	g := gittest.New(t)
+	return &testRepo{Repo: g, dir: g.Dir}
 }
 
-func (r *testRepo) git(args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir = r.dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+r.dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func (r *testRepo) write(name, body string) {
-	r.t.Helper()
-	p := filepath.Join(r.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// commit writes files (name → content; "" removes) and commits them.
-func (r *testRepo) commit(msg string, files map[string]string) string {
-	r.t.Helper()
-	for name, body := range files {
-		if body == "" {
-			os.Remove(filepath.Join(r.dir, name))
-			continue
-		}
-		r.write(name, body)
-	}
-	r.git("add", "-A")
-	r.git("commit", "-q", "--allow-empty", "-m", msg)
-	return r.git("rev-parse", "HEAD")
-}
+func (r *testRepo) git(args ...string) string                         { return r.Git(args...) }
+func (r *testRepo) write(name, body string)                           { r.Write(name, body) }
+func (r *testRepo) commit(msg string, files map[string]string) string { return r.Commit(msg, files) }
 
 // runCLI runs rensei in-process and returns stdout, stderr and the exit
 // code main would use.
@@ -145,8 +106,8 @@ func TestPlanRevisions(t *testing.T) {
 		{"differences, default exit code", []string{"--base", "main", "--head", "image"}, 0,
 			[]string{"image busybox:1 → busybox:2"}, nil, nil},
 		{"image changed", []string{"--base", "main", "--head", "image", "--detailed-exitcode"}, 2,
-			[]string{"~ cs101/student  image busybox:1 → busybox:2; 3 instances replaced", "campus/h", "~ container cs101_student_ann  image busybox:1 → busybox:2",
-				"Diff: environments ~1; groups ~1; containers ~3."}, nil, nil},
+			[]string{"~ cs101/student  image busybox:1 → busybox:2; 3 instances replaced", "campus/h", "± container cs101_student_ann  image busybox:1 → busybox:2",
+				"Diff: environments ~1; groups ~1; containers ±3."}, nil, nil},
 		{"rename", []string{"--base", "main", "--head", "rename", "--detailed-exitcode"}, 2,
 			[]string{"! rename? group student → pupil in environment cs101: 3 instances deleted and 3 created; 3 volumes of the old name kept, not moved"}, nil, nil},
 		{"environment removed", []string{"--base", "main", "--head", "removed"}, 0,
@@ -156,7 +117,7 @@ func TestPlanRevisions(t *testing.T) {
 		{"head invalid", []string{"--base", "main", "--head", "broken", "--detailed-exitcode"}, 1,
 			nil, []string{"head revision broken (", "1 configuration problem:", "environments/cs101.jsonnet:2:", "hokudia"}, []string{"Diff:"}},
 		{"head invalid, markdown still printed", []string{"--base", "main", "--head", "broken", "-o", "markdown"}, 1,
-			[]string{diff.Marker, "does not validate", "```text\nenvironments/cs101.jsonnet:2:"}, []string{"environments/cs101.jsonnet:2:"}, nil},
+			[]string{render.Marker, "does not validate", "```text\nenvironments/cs101.jsonnet:2:"}, []string{"environments/cs101.jsonnet:2:"}, nil},
 		{"base invalid", []string{"--base", "broken", "--head", "main"}, 1,
 			nil, []string{"base revision broken ("}, nil},
 		{"missing base", []string{"--base", "nosuch", "--head", "main"}, 1,
@@ -166,7 +127,7 @@ func TestPlanRevisions(t *testing.T) {
 		{"head defaults to HEAD", []string{"--base", "image"}, 0,
 			[]string{"→ HEAD (", "image busybox:2 → busybox:1"}, nil, nil},
 		{"markdown", []string{"--base", "main", "--head", "rename", "-o", "markdown"}, 0,
-			[]string{diff.Marker, "### Rensei plan: `main` → `rename`", "> [!WARNING]", "| containers | 3 | 0 | 3 |", "```diff\n"}, nil, nil},
+			[]string{render.Marker, "### Rensei plan: `main` → `rename`", "> [!WARNING]", "| containers | 3 | 0 | 0 | 3 |", "```diff\n"}, nil, nil},
 		{"head without base", []string{"--head", "main"}, 1, nil, []string{"--head needs --base"}, nil},
 		{"ref with base", []string{"--base", "main", "--ref", "main"}, 1, nil, []string{"--ref and --base/--head exclude each other"}, nil},
 		{"hosts with base", []string{"--base", "main", "--hosts", "campus/h0"}, 1, nil, []string{"contacts no host"}, nil},
@@ -205,11 +166,11 @@ func TestPlanRevisionsJSON(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("exit %d, want 2\n%s%s", code, stdout, stderr)
 	}
-	var c diff.Comment
+	var c compare.Comment
 	if err := json.Unmarshal([]byte(stdout), &c); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if c.Base.Ref != "main" || len(c.Base.Commit) != 40 || c.Head.Ref != "image" || c.Counts == nil || c.Counts.Containers.Change != 3 || c.Diff == nil {
+	if c.Base.Ref != "main" || len(c.Base.Commit) != 40 || c.Head.Ref != "image" || c.Counts == nil || c.Counts.Containers.Replace != 3 || c.Diff == nil {
 		t.Errorf("comment = %+v", c)
 	}
 
@@ -217,7 +178,7 @@ func TestPlanRevisionsJSON(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	c = diff.Comment{}
+	c = compare.Comment{}
 	if err := json.Unmarshal([]byte(stdout), &c); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}

@@ -2,24 +2,18 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rensei-dev/rensei/drivers"
-	"github.com/rensei-dev/rensei/reconcile"
-	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/render"
 )
 
 func newVolumes(g *globals) *cobra.Command {
@@ -34,41 +28,6 @@ touched.`,
 	}
 	cmd.AddCommand(newVolumesList(g), newVolumesPrune(g))
 	return cmd
-}
-
-// volumeRow is one owned volume on one host, with who uses it.
-type volumeRow struct {
-	Host     string    `json:"host"`
-	Name     string    `json:"name"`
-	Env      string    `json:"env"`
-	Group    string    `json:"group,omitempty"`
-	Instance string    `json:"instance,omitempty"`
-	Volume   string    `json:"volume,omitempty"`
-	Created  time.Time `json:"created,omitzero"`
-	// EnvState is the environment's state at --at: active, scheduled,
-	// ended, or removed (no longer in the configuration).
-	EnvState string `json:"envState"`
-	// DesiredBy lists the desired containers (at --at) that mount it.
-	DesiredBy []string `json:"desiredBy"`
-	// MountedBy lists the containers on the host, running or not, owned or
-	// not, that mount it; nil with MountsKnown false when the engine could
-	// not be asked.
-	MountedBy   []string `json:"mountedBy"`
-	MountsKnown bool     `json:"mountsKnown"`
-}
-
-// hostFailure is a host whose volumes could not be listed.
-type hostFailure struct {
-	Host  string `json:"host"`
-	Error string `json:"error"`
-}
-
-// volumeScan is what every host holds, sorted by host and name.
-type volumeScan struct {
-	Volumes []volumeRow   `json:"volumes"`
-	Failed  []hostFailure `json:"failed"`
-
-	drivers map[string]drivers.Host
 }
 
 func newVolumesList(g *globals) *cobra.Command {
@@ -88,25 +47,24 @@ the host (running or not) that mount it now. Exit 1 when a host could not
 be listed; the others are shown.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+				return err
 			}
-			_, want, hosts, err := connectDesired(args, g, &cf, &hf)
+			_, want, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			scan := scanVolumes(cmd.Context(), want, hosts, cf.scope, env)
-			if output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(scan); err != nil {
-					return err
-				}
-			} else if err := writeVolumes(g.stdout, scan.Volumes); err != nil {
+			scan := engine.ScanVolumes(cmd.Context(), want, hosts, cf.scope, env)
+			if output == render.JSON {
+				err = render.WriteJSON(g.stdout, scan)
+			} else {
+				err = render.Volumes(g.stdout, scan.Volumes)
+			}
+			if err != nil {
 				return err
 			}
-			return scan.err()
+			return scan.Err()
 		},
 	}
 	cf.register(cmd)
@@ -147,18 +105,18 @@ nothing. Unlisted hosts are reported and skipped.`,
 			if err != nil {
 				return fmt.Errorf("--older-than %q: %w", olderThan, err)
 			}
-			_, want, hosts, err := connectDesired(args, g, &cf, &hf)
+			ctx := cmd.Context()
+			_, want, hosts, err := cf.connect(ctx, args, g, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			ctx := cmd.Context()
-			scan := scanVolumes(ctx, want, hosts, cf.scope, env)
-			doomed, kept := prunable(scan.Volumes, age, time.Now())
-			writePrunePlan(g.stdout, doomed, kept)
+			scan := engine.ScanVolumes(ctx, want, hosts, cf.scope, env)
+			doomed, kept := engine.Prunable(scan.Volumes, age, time.Now())
+			render.PrunePlan(g.stdout, doomed, kept)
 			if len(doomed) == 0 {
 				fmt.Fprintln(g.stdout, "Nothing to delete.")
-				return scan.err()
+				return scan.Err()
 			}
 			if !yes {
 				if !isTerminalReader(cmd.InOrStdin()) {
@@ -170,24 +128,17 @@ nothing. Unlisted hosts are reported and skipped.`,
 					return errors.New("prune cancelled: nothing was deleted")
 				}
 			}
-			var errs []error
 			deleted := 0
-			for _, v := range doomed {
-				// The engine refuses to remove a volume a container uses, so
-				// one mounted since the scan is kept rather than broken.
-				if err := scan.drivers[v.Host].Volumes.Delete(ctx, v.Name); err != nil {
-					errs = append(errs, fmt.Errorf("volume %s on %s: %w", v.Name, v.Host, err))
+			err = engine.DeleteVolumes(ctx, hosts, doomed, func(v engine.VolumeRow, err error) {
+				if err != nil {
 					fmt.Fprintf(g.stdout, "  failed: %s %s: %v\n", v.Host, v.Name, err)
-					continue
+					return
 				}
 				deleted++
 				fmt.Fprintf(g.stdout, "  deleted: %s %s\n", v.Host, v.Name)
-			}
-			fmt.Fprintf(g.stdout, "Deleted %d volume(s), %d failed.\n", deleted, len(errs))
-			if err := scan.err(); err != nil {
-				errs = append(errs, err)
-			}
-			return errors.Join(errs...)
+			})
+			fmt.Fprintf(g.stdout, "Deleted %d volume(s), %d failed.\n", deleted, len(doomed)-deleted)
+			return errors.Join(err, scan.Err())
 		},
 	}
 	cf.register(cmd)
@@ -212,177 +163,6 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, errors.New("want a duration such as 720h or 30d")
 	}
 	return d, nil
-}
-
-// scanVolumes lists the owned volumes of scope (and of env, when given) on
-// every connected host in parallel, with the containers that mount them.
-func scanVolumes(ctx context.Context, want *place.Desired, hosts *reconcile.Hosts, scope, env string) volumeScan {
-	scan := volumeScan{Volumes: []volumeRow{}, Failed: []hostFailure{}, drivers: hosts.Drivers}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for key, h := range hosts.Drivers {
-		wg.Go(func() {
-			rows, err := scanHost(ctx, key, h, want, scope, env)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				scan.Failed = append(scan.Failed, hostFailure{Host: key, Error: err.Error()})
-				return
-			}
-			scan.Volumes = append(scan.Volumes, rows...)
-		})
-	}
-	wg.Wait()
-	slices.SortFunc(scan.Volumes, func(a, b volumeRow) int {
-		return strings.Compare(a.Host+"\x00"+a.Name, b.Host+"\x00"+b.Name)
-	})
-	slices.SortFunc(scan.Failed, func(a, b hostFailure) int { return strings.Compare(a.Host, b.Host) })
-	return scan
-}
-
-// scanHost lists one host's owned volumes of scope (and env) with their users.
-func scanHost(ctx context.Context, key string, h drivers.Host, want *place.Desired, scope, env string) ([]volumeRow, error) {
-	vols, err := h.Volumes.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list volumes: %w", err)
-	}
-	desired := map[string][]string{}
-	if wh := want.Host(key); wh != nil {
-		for _, c := range wh.Containers {
-			for _, m := range c.Mounts {
-				desired[m.Volume] = append(desired[m.Volume], c.Name)
-			}
-		}
-	}
-	var mounted map[string][]string
-	mountsErr := fmt.Errorf("host %s: its driver cannot tell which containers mount a volume", key)
-	if vm, ok := h.Volumes.(drivers.VolumeMounts); ok {
-		mounted, mountsErr = vm.MountedBy(ctx)
-	}
-	var rows []volumeRow
-	for _, v := range vols {
-		l := v.Labels
-		if l[drivers.LabelManaged] != "true" || l[drivers.LabelScope] != scope || (env != "" && l[drivers.LabelEnv] != env) {
-			continue
-		}
-		row := volumeRow{
-			Host: key, Name: v.Name, Env: l[drivers.LabelEnv], Group: l[drivers.LabelGroup],
-			Instance: l[drivers.LabelInstance], Volume: l[drivers.LabelVolume], Created: v.CreatedAt,
-			EnvState: "removed", DesiredBy: sortedOrEmpty(desired[v.Name]),
-		}
-		if st, ok := want.Env(row.Env); ok {
-			row.EnvState = string(st.State)
-		}
-		if mountsErr == nil {
-			row.MountsKnown, row.MountedBy = true, sortedOrEmpty(mounted[v.Name])
-		}
-		rows = append(rows, row)
-	}
-	return rows, nil
-}
-
-// sortedOrEmpty sorts s in place; nil becomes empty, so JSON shows [].
-func sortedOrEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	slices.Sort(s)
-	return s
-}
-
-// err reports the hosts that could not be listed.
-func (s volumeScan) err() error {
-	if len(s.Failed) == 0 {
-		return nil
-	}
-	parts := make([]string, len(s.Failed))
-	for i, f := range s.Failed {
-		parts[i] = f.Host + ": " + f.Error
-	}
-	return fmt.Errorf("volumes not listed on %d host(s): %s", len(s.Failed), strings.Join(parts, "; "))
-}
-
-// keptVolume is a volume prune leaves, and why.
-type keptVolume struct {
-	volumeRow
-	Why string
-}
-
-// prunable splits rows into those prune deletes and those it keeps.
-func prunable(rows []volumeRow, age time.Duration, now time.Time) (doomed []volumeRow, kept []keptVolume) {
-	for _, v := range rows {
-		var why string
-		active := ""
-		if v.EnvState == string(place.Active) {
-			active = "environment is active and "
-		}
-		switch {
-		case v.Created.IsZero():
-			why = "the engine does not report its creation time"
-		case now.Sub(v.Created) < age:
-			why = "created " + v.Created.Local().Format(time.DateTime) + ", less than " + age.String() + " ago"
-		case len(v.DesiredBy) > 0:
-			why = active + "a desired container mounts it: " + strings.Join(v.DesiredBy, ", ")
-		case !v.MountsKnown:
-			why = active + "cannot tell whether a container mounts it"
-		case len(v.MountedBy) > 0:
-			why = active + "mounted by " + strings.Join(v.MountedBy, ", ")
-		}
-		if why != "" {
-			kept = append(kept, keptVolume{v, why})
-			continue
-		}
-		doomed = append(doomed, v)
-	}
-	return doomed, kept
-}
-
-// writePrunePlan prints what prune keeps (and why) and what it deletes.
-func writePrunePlan(w io.Writer, doomed []volumeRow, kept []keptVolume) {
-	for _, v := range kept {
-		fmt.Fprintf(w, "  = keep   %s %s: %s\n", v.Host, v.Name, v.Why)
-	}
-	for _, v := range doomed {
-		fmt.Fprintf(w, "  - delete %s %s: created %s, environment %s, unused\n", v.Host, v.Name, volumeCreated(v.Created), v.EnvState)
-	}
-}
-
-// writeVolumes prints rows as a table.
-func writeVolumes(w io.Writer, rows []volumeRow) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tVOLUME\tENV\tSTATE\tGROUP\tINSTANCE\tCREATED\tDESIRED\tMOUNTED BY")
-	for _, v := range rows {
-		desired := "no"
-		if len(v.DesiredBy) > 0 {
-			desired = "yes"
-		}
-		mountedBy := "?"
-		if v.MountsKnown {
-			mountedBy = joinOr(v.MountedBy, "-")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Host, v.Name, v.Env, v.EnvState,
-			volumeField(v.Group), volumeField(v.Instance), volumeCreated(v.Created), desired, mountedBy)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(tw, "(no owned volumes)\t\t\t\t\t\t\t\t")
-	}
-	return tw.Flush()
-}
-
-// volumeCreated renders a creation time in local time, "?" when unknown.
-func volumeCreated(t time.Time) string {
-	if t.IsZero() {
-		return "?"
-	}
-	return t.Local().Format(time.DateTime)
-}
-
-// volumeField renders an empty label value as "-".
-func volumeField(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // isTerminalReader reports whether r is a terminal (a character device).

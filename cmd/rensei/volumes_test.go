@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/test/images"
 )
 
@@ -164,11 +165,11 @@ func TestVolumesListAndPrune(t *testing.T) {
 		if err != nil {
 			t.Fatalf("volumes list: %v\n%s", err, out)
 		}
-		var scan volumeScan
+		var scan engine.VolumeScan
 		if err := json.Unmarshal([]byte(out), &scan); err != nil {
 			t.Fatalf("decode: %v\n%s", err, out)
 		}
-		got := map[string]volumeRow{}
+		got := map[string]engine.VolumeRow{}
 		for _, v := range scan.Volumes {
 			got[v.Name] = v
 		}
@@ -275,36 +276,6 @@ func TestParseAge(t *testing.T) {
 		got, err := parseAge(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseAge(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
-func TestPrunable(t *testing.T) {
-	now := time.Date(2027, 9, 1, 0, 0, 0, 0, time.UTC)
-	old := now.Add(-48 * time.Hour)
-	rows := []volumeRow{
-		{Name: "gone", Created: old, EnvState: "ended", MountsKnown: true},
-		{Name: "left", Created: old, EnvState: "active", MountsKnown: true},
-		{Name: "young", Created: now.Add(-time.Hour), EnvState: "ended", MountsKnown: true},
-		{Name: "desired", Created: old, EnvState: "active", DesiredBy: []string{"c"}, MountsKnown: true},
-		{Name: "mounted", Created: old, EnvState: "active", MountedBy: []string{"c"}, MountsKnown: true},
-		{Name: "unknown", Created: old, EnvState: "ended"},
-		{Name: "undated", EnvState: "ended", MountsKnown: true},
-	}
-	doomed, kept := prunable(rows, 24*time.Hour, now)
-	var names []string
-	for _, v := range doomed {
-		names = append(names, v.Name)
-	}
-	if strings.Join(names, ",") != "gone,left" {
-		t.Errorf("doomed %v, want gone,left", names)
-	}
-	if len(kept) != 5 {
-		t.Errorf("kept %d, want 5: %+v", len(kept), kept)
-	}
-	for _, k := range kept {
-		if k.Name == "mounted" && !strings.Contains(k.Why, "environment is active and mounted by c") {
-			t.Errorf("kept %s: %s", k.Name, k.Why)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/change"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 )
 
@@ -51,7 +52,7 @@ func (r Result) Err() error {
 
 // Apply executes every step of p. hosts maps "site/host" to its drivers.
 // It returns what happened and the joined errors of the failed steps;
-// Skip steps are neither done nor failed. A cancelled ctx stops starting
+// Kept and skipped steps are neither done nor failed. A cancelled ctx stops starting
 // new steps; steps under way finish or fail on their own.
 func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts Options) (Result, error) {
 	start := time.Now()
@@ -65,7 +66,7 @@ func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts
 	byHost := map[string][]plan.Step{}
 	var order []string
 	for _, s := range p.Steps {
-		if s.Action == plan.Skip {
+		if !s.Action.Changes() {
 			continue
 		}
 		if _, seen := byHost[s.Host]; !seen {
@@ -150,7 +151,7 @@ func bulkDeleteTunnels(ctx context.Context, h drivers.Host, phase []plan.Step, r
 	}
 	names := make([]string, len(phase))
 	for i, s := range phase {
-		if s.Kind != plan.KindTunnel || s.Action != plan.Delete {
+		if s.Kind != change.KindTunnel || s.Action != change.Delete {
 			return false
 		}
 		names[i] = s.Name
@@ -165,29 +166,29 @@ func bulkDeleteTunnels(ctx context.Context, h drivers.Host, phase []plan.Step, r
 // run executes one step through the host's drivers.
 func run(ctx context.Context, h drivers.Host, s plan.Step) error {
 	switch s.Kind {
-	case plan.KindContainer:
-		if s.Action == plan.Delete {
+	case change.KindContainer:
+		if s.Action == change.Delete {
 			return h.Containers.Delete(ctx, s.Name)
 		}
 		return h.Containers.Ensure(ctx, *s.Container)
-	case plan.KindNetwork:
-		if s.Action == plan.Delete {
+	case change.KindNetwork:
+		if s.Action == change.Delete {
 			return h.Networks.Delete(ctx, s.Name)
 		}
 		return h.Networks.Ensure(ctx, *s.Network)
-	case plan.KindVolume:
-		if s.Action == plan.Delete {
+	case change.KindVolume:
+		if s.Action == change.Delete {
 			return h.Volumes.Delete(ctx, s.Name)
 		}
 		return h.Volumes.Ensure(ctx, *s.Volume)
-	case plan.KindTunnel:
+	case change.KindTunnel:
 		if h.Tunnels == nil {
 			return fmt.Errorf("tunnel %s: no tunnel driver on %s", s.Name, h.Name)
 		}
 		switch s.Action {
-		case plan.Delete:
+		case change.Delete:
 			return h.Tunnels.Delete(ctx, s.Name)
-		case plan.Replace:
+		case change.Replace:
 			if err := h.Tunnels.Delete(ctx, s.Name); err != nil {
 				return err
 			}

@@ -9,11 +9,12 @@ import (
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/drivers/fake"
 	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/change"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 )
 
 func containerStep(host, name, image string) plan.Step {
-	return plan.Step{Host: host, Kind: plan.KindContainer, Name: name, Action: plan.Create, Phase: plan.PhaseContainers,
+	return plan.Step{Ref: change.Ref{Host: host, Kind: change.KindContainer, Name: name}, Action: change.Create, Phase: plan.PhaseContainers,
 		Container: &drivers.ContainerSpec{Name: name, Image: image, Labels: map[string]string{drivers.LabelManaged: "true", drivers.LabelSpecHash: "h"}}}
 }
 
@@ -29,7 +30,7 @@ func TestKeepsGoing(t *testing.T) {
 		containerStep("site/a", "x3", "good"),
 		containerStep("site/b", "y1", "any"),
 		containerStep("site/b", "y2", "any"),
-		{Host: "site/b", Kind: plan.KindVolume, Name: "v", Action: plan.Skip, Reason: "kept"},
+		{Ref: change.Ref{Host: "site/b", Kind: change.KindVolume, Name: "v"}, Action: change.Keep, Reason: "kept"},
 	}}
 	res, err := apply.Apply(context.Background(), p, map[string]drivers.Host{"site/a": a.Drivers(), "site/b": b.Drivers()}, apply.Options{Parallel: 2})
 	if err == nil {
@@ -72,10 +73,10 @@ func TestPhasesInOrder(t *testing.T) {
 	c := containerStep("s/h", "c", "img")
 	c.Container.Networks = []drivers.NetworkAttach{{Network: "new"}}
 	p := plan.Plan{Steps: []plan.Step{
-		{Host: "s/h", Kind: plan.KindNetwork, Name: "new", Action: plan.Create, Phase: plan.PhaseNetworks, Network: &newNet},
+		{Ref: change.Ref{Host: "s/h", Kind: change.KindNetwork, Name: "new"}, Action: change.Create, Phase: plan.PhaseNetworks, Network: &newNet},
 		c,
-		{Host: "s/h", Kind: plan.KindContainer, Name: "oldc", Action: plan.Delete, Phase: plan.PhaseDeleteContainers},
-		{Host: "s/h", Kind: plan.KindNetwork, Name: "old", Action: plan.Delete, Phase: plan.PhaseDeleteNetworks},
+		{Ref: change.Ref{Host: "s/h", Kind: change.KindContainer, Name: "oldc"}, Action: change.Delete, Phase: plan.PhaseDeleteContainers},
+		{Ref: change.Ref{Host: "s/h", Kind: change.KindNetwork, Name: "old"}, Action: change.Delete, Phase: plan.PhaseDeleteNetworks},
 	}}
 	if _, err := apply.Apply(ctx, p, map[string]drivers.Host{"s/h": d}, apply.Options{Parallel: 4}); err != nil {
 		t.Fatalf("%v\n%s", err, h.Render())

@@ -14,26 +14,22 @@ package daemon
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
-	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/apply"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
 
 // Defaults of Config.
 const (
-	DefaultInterval   = 30 * time.Second
-	DefaultPruneShare = 0.5
+	DefaultInterval = 30 * time.Second
 	// DefaultMaxBackoff bounds the wait between ref checks of an unreachable remote.
 	DefaultMaxBackoff = 5 * time.Minute
 	// settle lets a burst of events (die, then destroy) arrive before a pass.
@@ -45,37 +41,34 @@ const (
 // something changed on them (nil: none). Watchers stop when ctx ends;
 // Close on the returned Hosts releases the connections. Tests inject fake
 // hosts through it.
-type ConnectFunc func(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*reconcile.Hosts, <-chan struct{}, error)
-
-// EvaluateFunc loads and validates commit sha (in the repository at
-// cacheDir, whose tree is fsys) and returns its topology or schema.Problems.
-type EvaluateFunc func(ctx context.Context, cacheDir, sha string, fsys fs.FS, load schema.Options) (*schema.Topology, error)
+type ConnectFunc func(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*engine.Hosts, <-chan struct{}, error)
 
 // Config configures a Daemon. Remote is required.
 type Config struct {
-	Remote *source.Remote
+	Remote *gitrepo.Remote
 	Branch string // default "main"
 	// Publisher writes the reports; nil writes none.
-	Publisher *report.Publisher
+	Publisher *status.Publisher
 	Interval  time.Duration // between passes, ±10% jitter; default DefaultInterval
 	// Hosts limits the daemon to these hosts ("site/host" or "host").
 	Hosts []string
 	Scope string
 	Load  schema.Options
-	// Evaluate loads and validates a fetched commit of the cache repository
-	// (default: in this process). The rensei command runs it in a child
-	// process that it kills on timeout, since go-jsonnet cannot be
-	// interrupted: a runaway config must not keep burning a core.
-	Evaluate EvaluateFunc
-	Apply    apply.Options
+	// Evaluator loads and validates a fetched commit of the cache
+	// repository (default: in this process). The rensei command evaluates
+	// in a child process that it kills on timeout (engine.Child), since
+	// go-jsonnet cannot be interrupted: a runaway config must not keep
+	// burning a core.
+	Evaluator engine.Evaluator
+	Apply     apply.Options
 	// AllowPrune lets a revision delete more than PruneShare (default
-	// DefaultPruneShare) of a host's managed containers, or all of them.
+	// engine.DefaultPruneShare) of a host's managed containers, or all of them.
 	AllowPrune bool
 	PruneShare float64
 	// Keyring, when set, is an armored PGP key ring: only heads signed by
 	// one of its keys are applied.
 	Keyring    string
-	Connect    ConnectFunc // default DefaultConnect
+	Connect    ConnectFunc // default engine.ConnectWatching
 	Metrics    *Metrics    // default: a new set on its own registry
 	Log        *slog.Logger
 	MaxBackoff time.Duration // default DefaultMaxBackoff
@@ -102,11 +95,13 @@ type Daemon struct {
 
 	passes, refChecks, fetches, evaluations atomic.Int64
 
+	guard engine.PruneGuard
+
 	// Owned by the loop goroutine.
-	seen        plumbing.Hash // last head looked at (loaded, refused or held)
-	pendingHead plumbing.Hash // head found by this pass's ref check, ZeroHash when none
-	current     *revision     // the revision enforced, nil before the first good one
-	refused     *report.Refusal
+	seen        string    // last head looked at (loaded, refused or held)
+	pendingHead string    // head found by this pass's ref check, "" when none
+	current     *revision // the revision enforced, nil before the first good one
+	refused     *status.Refusal
 	conn        *connection
 	remoteErr   error
 	retryAt     time.Time
@@ -131,10 +126,10 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Interval = DefaultInterval
 	}
 	if cfg.PruneShare <= 0 || cfg.PruneShare > 1 {
-		cfg.PruneShare = DefaultPruneShare
+		cfg.PruneShare = engine.DefaultPruneShare
 	}
 	if cfg.Connect == nil {
-		cfg.Connect = DefaultConnect
+		cfg.Connect = engine.ConnectWatching
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
@@ -158,7 +153,7 @@ func New(cfg Config) (*Daemon, error) {
 			cfg.Publisher.Log = cfg.Log
 		}
 	}
-	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}, nil
+	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}}, nil
 }
 
 // Wake makes the next pass start now (or right after the current one).

@@ -9,21 +9,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
-	"github.com/rensei-dev/rensei/reconcile"
-	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
 
 // revision is a loaded, valid revision and its placement.
 type revision struct {
-	sha  string
-	topo *schema.Topology
+	*engine.Revision
 	want *place.Desired
 	// validUntil is when an environment's active window opens or closes:
 	// the placement is recomputed then (no Jsonnet evaluation).
@@ -42,9 +38,10 @@ const (
 )
 
 // Pass runs one pass: ref check, load a new head when the branch moved,
-// observe, plan, guard, apply, report. It returns the result word; errors
-// are logged, counted and reported, never fatal. Pass is for tests and
-// benchmarks; it must not be called while Run runs.
+// then the engine's pass (observe, plan, guard, apply, plan again), then
+// the reports. It returns the result word; errors are logged, counted and
+// reported, never fatal. Pass is for tests and benchmarks; it must not be
+// called while Run runs.
 func (d *Daemon) Pass(ctx context.Context) string {
 	start := time.Now()
 	d.passes.Add(1)
@@ -86,24 +83,29 @@ func (d *Daemon) pass(ctx context.Context) string {
 			// A window opened (or closed) onto a conflict: keep enforcing
 			// the placement from before it, report why, and try again
 			// later; one environment must not stop every other one.
-			d.refuse(plumbing.NewHash(cand.sha), fmt.Errorf("placement when an active window opened or closed: %w", err), false)
+			d.refuse(cand.SHA(), fmt.Errorf("placement when an active window opened or closed: %w", err), false)
 			cand.validUntil = now.Add(d.cfg.Interval)
 		}
 	}
-	if err := d.connect(ctx, cand.topo); err != nil {
-		d.log.Error("connect", "commit", cand.sha, "err", err)
+	if err := d.connect(ctx, cand.Topology); err != nil {
+		d.log.Error("connect", "commit", cand.SHA(), "err", err)
 		if fresh != nil {
-			d.seen = plumbing.ZeroHash // neither adopted nor refused: load it again next pass
+			d.seen = "" // neither adopted nor refused: load it again next pass
 		}
 		return ResultFailed
 	}
-	want := d.scoped(cand.want)
-	obs := reconcile.ObserveScope(ctx, d.conn.hosts.Drivers, d.cfg.Scope)
-	p := plan.Compute(want, obs)
-
+	opts := engine.Options{Scope: d.cfg.Scope, Apply: d.cfg.Apply, Log: d.log}
 	if fresh != nil {
-		if why := d.guard(p, obs); why != "" && !d.cfg.AllowPrune {
-			d.refuse(plumbing.NewHash(fresh.sha), errors.New(why), true)
+		opts.Guard = d.guardFresh
+	} else {
+		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) {
+			return d.guardReturningHosts(cand, p, obs), nil
+		}
+	}
+	out := engine.Pass(ctx, cand.want, d.conn.hosts, opts)
+	if fresh != nil {
+		if out.Held != nil {
+			d.refuse(fresh.SHA(), out.Held, true)
 			if d.current == nil {
 				d.fallback(ctx, now)
 			}
@@ -112,47 +114,50 @@ func (d *Daemon) pass(ctx context.Context) string {
 				return ResultNoConfig
 			}
 			cand = d.current
-			if err := d.connect(ctx, cand.topo); err != nil {
-				d.log.Error("connect", "commit", cand.sha, "err", err)
+			if err := d.connect(ctx, cand.Topology); err != nil {
+				d.log.Error("connect", "commit", cand.SHA(), "err", err)
 				return ResultFailed
 			}
-			want = d.scoped(cand.want)
-			obs = reconcile.ObserveScope(ctx, d.conn.hosts.Drivers, d.cfg.Scope)
-			p = plan.Compute(want, obs)
+			out = engine.Pass(ctx, cand.want, d.conn.hosts, engine.Options{Scope: d.cfg.Scope, Apply: d.cfg.Apply, Log: d.log})
 		} else {
 			d.current, d.refused = fresh, nil
 			fresh.unvetted = map[string]bool{}
-			for key, st := range obs {
+			for key, st := range out.Observed {
 				if st.Err != nil {
 					fresh.unvetted[key] = true
 				}
 			}
-			d.log.Info("revision adopted", "commit", fresh.sha)
+			d.log.Info("revision adopted", "commit", fresh.SHA())
 		}
-	} else if !d.cfg.AllowPrune {
-		p = d.guardReturningHosts(cand, p, obs)
 	}
-	d.cfg.Metrics.drift(p.Changes())
-
-	var res apply.Result
-	remaining := p
-	if !p.Empty() {
-		res, _ = apply.Apply(ctx, p, d.conn.hosts.Drivers, d.cfg.Apply)
-		d.cfg.Metrics.applied(res)
-		remaining = plan.Compute(want, reconcile.ObserveScope(ctx, d.conn.hosts.Drivers, d.cfg.Scope))
+	d.cfg.Metrics.drift(out.Plan.Changes())
+	if !out.Plan.Empty() {
+		d.cfg.Metrics.applied(out.Applied)
 	}
 	result := ResultConverged
 	switch {
-	case len(res.Failed) > 0 || hasHostSkip(remaining):
+	case len(out.Applied.Failed) > 0 || len(out.Remaining.Unreachable) > 0:
 		result = ResultFailed
-	case !p.Empty():
+	case !out.Plan.Empty():
 		result = ResultChanged
 	}
-	d.publish(ctx, d.reports(cand.sha, want, p, res, remaining, now))
+	d.publish(ctx, d.reports(cand.SHA(), d.conn.hosts.Only(cand.want), out, now))
 	if ctx.Err() == nil {
 		d.ready.Store(true) // a revision is enforced
 	}
 	return result
+}
+
+// guardFresh holds a new revision that would prune too much, unless
+// pruning is allowed.
+func (d *Daemon) guardFresh(p plan.Plan, obs plan.Observed) (plan.Plan, error) {
+	if d.cfg.AllowPrune {
+		return p, nil
+	}
+	if why := d.guard.Check(p, obs); why != "" {
+		return p, errors.New(why)
+	}
+	return p, nil
 }
 
 // fallback is for a daemon (re)started while the head is refused or held:
@@ -164,13 +169,13 @@ func (d *Daemon) fallback(ctx context.Context, now time.Time) *revision {
 	}
 	d.fellBack = true
 	sha, err := d.cfg.Publisher.LastEnforced(ctx, d.cfg.Hosts)
-	if err != nil || sha == "" || sha == d.refused.Commit {
-		if err != nil {
-			d.log.Warn("status branch: no earlier revision to fall back to", "err", err)
-		}
+	if err != nil {
+		d.log.Warn("status branch: unreadable reports skipped", "err", err)
+	}
+	if sha == "" || sha == d.refused.Commit {
 		return nil
 	}
-	rev, err := d.loadCommit(plumbing.NewHash(sha), now)
+	rev, err := d.loadCommit(ctx, sha, now)
 	if err != nil {
 		d.log.Warn("earlier revision cannot be loaded; nothing is enforced", "commit", sha, "err", err)
 		return nil
@@ -185,27 +190,20 @@ func (d *Daemon) fallback(ctx context.Context, now time.Time) *revision {
 // keeps its containers (its deletions are dropped from p and the hold is
 // reported) until a later revision or --allow-prune.
 func (d *Daemon) guardReturningHosts(cand *revision, p plan.Plan, obs plan.Observed) plan.Plan {
+	if d.cfg.AllowPrune {
+		return p
+	}
 	for _, host := range slices.Sorted(maps.Keys(cand.unvetted)) {
 		if obs[host].Err != nil {
 			continue
 		}
-		why := d.guardHost(p, obs, host)
+		why := d.guard.Check(p, obs, host)
 		if why == "" {
 			delete(cand.unvetted, host)
 			continue
 		}
-		d.refuse(plumbing.NewHash(cand.sha), fmt.Errorf("host %s was down when this revision was adopted: %s", host, why), true)
-		// Drop what is deleted for good on that host; what is deleted
-		// only to be made again (a replacement) stays.
-		remade := map[string]bool{}
-		for _, s := range p.Steps {
-			if s.Host == host && s.Action != plan.Delete && s.Action != plan.Skip {
-				remade[string(s.Kind)+"/"+s.Name] = true
-			}
-		}
-		p.Steps = slices.DeleteFunc(slices.Clone(p.Steps), func(s plan.Step) bool {
-			return s.Host == host && s.Action == plan.Delete && !remade[string(s.Kind)+"/"+s.Name]
-		})
+		d.refuse(cand.SHA(), fmt.Errorf("host %s was down when this revision was adopted: %s", host, why), true)
+		p = d.guard.Hold(p, host)
 	}
 	return p
 }
@@ -217,14 +215,14 @@ func (d *Daemon) checkRemote(ctx context.Context) {
 	}
 	d.refChecks.Add(1)
 	head, err := d.cfg.Remote.Head(ctx, d.cfg.Branch)
-	if errors.Is(err, source.ErrNoBranch) {
+	if errors.Is(err, gitrepo.ErrNoBranch) {
 		// The remote answers; the branch is not there (yet). Not an
 		// outage: no backoff, and reports are still written.
-		if d.remoteErr != nil || d.pendingHead != plumbing.ZeroHash {
+		if d.remoteErr != nil || d.pendingHead != "" {
 			d.log.Warn("branch not found on the remote; the last good revision is still enforced", "commit", d.currentSHA(), "err", err)
 		}
 		d.remoteErr, d.backoff, d.retryAt = nil, 0, time.Time{}
-		d.pendingHead = plumbing.ZeroHash
+		d.pendingHead = ""
 		return
 	}
 	if err != nil {
@@ -243,20 +241,20 @@ func (d *Daemon) checkRemote(ctx context.Context) {
 				"commit", d.currentSHA(), "err", err, "retry", d.backoff)
 		}
 		d.remoteErr = err
-		d.pendingHead = plumbing.ZeroHash
+		d.pendingHead = ""
 		return
 	}
 	if d.remoteErr != nil {
-		d.log.Info("remote reachable again", "commit", head.String())
+		d.log.Info("remote reachable again", "commit", head)
 	}
 	d.remoteErr, d.backoff, d.retryAt = nil, 0, time.Time{}
 	d.pendingHead = head
 }
 
 // newHead returns the head to load, when the branch moved since the last look.
-func (d *Daemon) newHead() (plumbing.Hash, bool) {
+func (d *Daemon) newHead() (string, bool) {
 	h := d.pendingHead
-	if h.IsZero() || h == d.seen {
+	if h == "" || h == d.seen {
 		return h, false
 	}
 	return h, true
@@ -266,58 +264,54 @@ func (d *Daemon) currentSHA() string {
 	if d.current == nil {
 		return ""
 	}
-	return d.current.sha
+	return d.current.SHA()
 }
 
 // load fetches, verifies and evaluates head. The head counts as seen
 // whatever the outcome, except when the remote failed (tried again).
-func (d *Daemon) load(ctx context.Context, head plumbing.Hash, now time.Time) (*revision, error) {
+func (d *Daemon) load(ctx context.Context, head string, now time.Time) (*revision, error) {
 	start := time.Now()
 	d.fetches.Add(1)
 	got, err := d.cfg.Remote.Fetch(ctx, d.cfg.Branch)
 	d.cfg.Metrics.fetched(time.Since(start), err)
 	if err != nil {
-		d.log.Warn("fetch failed; the last good revision is still enforced", "commit", head.String(), "err", err)
+		d.log.Warn("fetch failed; the last good revision is still enforced", "commit", head, "err", err)
 		return nil, errRetry
 	}
 	// The branch may have moved again between ls-remote and fetch: take what was fetched.
 	d.seen = got
-	return d.loadCommit(got, now)
+	return d.loadCommit(ctx, got, now)
 }
 
-// loadCommit verifies and evaluates a fetched commit.
-func (d *Daemon) loadCommit(head plumbing.Hash, now time.Time) (*revision, error) {
-	rev, err := d.cfg.Remote.Resolve(head)
+// loadCommit verifies and evaluates a fetched commit and places it at now.
+func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*revision, error) {
+	rev, err := d.cfg.Remote.Resolve(sha)
 	if err != nil {
 		return nil, err
 	}
 	if d.cfg.Keyring != "" {
-		if err := verify(rev, d.cfg.Keyring); err != nil {
+		if _, err := rev.Verify(d.cfg.Keyring); err != nil {
 			return nil, err
 		}
 	}
 	d.evaluations.Add(1)
-	var topo *schema.Topology
-	if d.cfg.Evaluate != nil {
-		topo, err = d.cfg.Evaluate(context.Background(), d.cfg.Remote.CacheDir(), rev.SHA(), rev.FS, d.cfg.Load)
-	} else {
-		topo, err = schema.Load(rev.FS, d.cfg.Load)
-	}
+	src := engine.Source{Name: gitrepo.Short(sha), FS: rev.FS, Commit: sha, GitDir: d.cfg.Remote.CacheDir()}
+	loaded, err := engine.Load(context.WithoutCancel(ctx), src, d.cfg.Evaluator, d.cfg.Load, d.cfg.Scope)
 	if err != nil {
 		return nil, err
 	}
-	want, err := place.Place(topo, place.Options{Commit: rev.SHA(), Now: now, Scope: d.cfg.Scope})
-	if err != nil {
+	out := &revision{Revision: loaded}
+	if err := d.replace(out, now); err != nil {
 		return nil, err
 	}
-	return &revision{sha: rev.SHA(), topo: topo, want: want, validUntil: nextBoundary(want, now)}, nil
+	return out, nil
 }
 
 // errRetry: the head could not be fetched; it is looked at again next pass.
 var errRetry = errors.New("fetch failed")
 
 // refuse records a head that is not applied.
-func (d *Daemon) refuse(head plumbing.Hash, err error, held bool) {
+func (d *Daemon) refuse(head string, err error, held bool) {
 	if errors.Is(err, errRetry) {
 		return
 	}
@@ -326,80 +320,45 @@ func (d *Daemon) refuse(head plumbing.Hash, err error, held bool) {
 	if errors.As(err, &ps) {
 		reason = fmt.Sprintf("%d configuration problem(s), nothing applied:\n%s", len(ps), ps.Error())
 	}
-	d.refused = &report.Refusal{Commit: head.String(), Reason: reason, Held: held}
+	d.refused = &status.Refusal{Commit: head, Reason: reason, Held: held}
 	d.cfg.Metrics.refused(held)
 	verb := "revision refused; the previous one is still enforced"
 	if held {
 		verb = "revision held: it would prune too much; the previous one is still enforced"
 	}
-	d.log.Error(verb, "commit", head.String(), "enforced", d.currentSHA(), "err", reason)
+	d.log.Error(verb, "commit", head, "enforced", d.currentSHA(), "err", reason)
 }
 
-// replace recomputes the placement of rev at now: an active window opened
-// or closed. No Jsonnet is evaluated.
+// replace places rev at now: an active window opened or closed, or the
+// revision is new. No Jsonnet is evaluated.
 func (d *Daemon) replace(rev *revision, now time.Time) error {
-	want, err := place.Place(rev.topo, place.Options{Commit: rev.sha, Now: now, Scope: d.cfg.Scope})
+	want, err := rev.At(now)
 	if err != nil {
 		return err
 	}
-	rev.want, rev.validUntil = want, nextBoundary(want, now)
+	rev.want, rev.validUntil = want, rev.NextBoundary(now, 24*time.Hour)
 	return nil
 }
 
-// nextBoundary is the first moment after now at which an environment's
-// active window opens or closes (far future when none does).
-func nextBoundary(want *place.Desired, now time.Time) time.Time {
-	next := now.Add(24 * time.Hour)
-	for _, e := range want.Environments {
-		for _, t := range []time.Time{e.From, e.Until} {
-			if !t.IsZero() && t.After(now) && t.Before(next) {
-				next = t
-			}
-		}
-	}
-	return next
-}
-
-// scoped keeps the hosts the daemon is connected to.
-func (d *Daemon) scoped(want *place.Desired) *place.Desired {
-	out := *want
-	out.Hosts = nil
+// reports builds one report per connected host of want.
+func (d *Daemon) reports(commit string, want *place.Desired, out engine.Outcome, now time.Time) []status.Report {
+	reports := make([]status.Report, 0, len(want.Hosts))
 	for _, h := range want.Hosts {
-		if _, ok := d.conn.hosts.Drivers[h.Key]; ok {
-			out.Hosts = append(out.Hosts, h)
-		}
-	}
-	return &out
-}
-
-func hasHostSkip(p plan.Plan) bool {
-	for _, s := range p.Steps {
-		if s.Kind == plan.KindHost && s.Action == plan.Skip {
-			return true
-		}
-	}
-	return false
-}
-
-// reports builds one report per connected host.
-func (d *Daemon) reports(commit string, want *place.Desired, p plan.Plan, res apply.Result, remaining plan.Plan, now time.Time) []report.Report {
-	out := make([]report.Report, 0, len(want.Hosts))
-	for _, h := range want.Hosts {
-		converged := true
-		for _, s := range remaining.Steps {
-			if s.Host == h.Key && (s.Action != plan.Skip || s.Kind == plan.KindHost) {
+		converged := !out.Remaining.Down(h.Key)
+		for _, s := range out.Remaining.ForHost(h.Key) {
+			if s.Action.Changes() {
 				converged = false
 				break
 			}
 		}
-		r := report.Build(h.Key, commit, p, res, converged, now)
+		r := status.Build(h.Key, commit, out.Plan, out.Applied, converged, now)
 		if d.refused != nil {
 			ref := *d.refused
 			r.Refused = &ref
 		}
-		out = append(out, r)
+		reports = append(reports, r)
 	}
-	return out
+	return reports
 }
 
 // reportWithoutRevision reports a refused head when no revision was ever
@@ -409,22 +368,22 @@ func (d *Daemon) reportWithoutRevision(ctx context.Context, now time.Time) {
 	if d.refused == nil {
 		return
 	}
-	var out []report.Report
+	var out []status.Report
 	for _, k := range d.cfg.Hosts {
 		if !strings.Contains(k, "/") {
 			continue
 		}
-		site, host := report.SplitKey(k)
-		out = append(out, report.Report{Host: host, Site: site, Time: now.UTC(), Refused: d.refused,
+		site, host := status.SplitKey(k)
+		out = append(out, status.Report{Host: host, Site: site, Time: now.UTC(), Refused: d.refused,
 			Error: "no valid revision has been applied yet"})
 	}
-	slices.SortFunc(out, func(a, b report.Report) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(out, func(a, b status.Report) int { return strings.Compare(a.Key(), b.Key()) })
 	d.publish(ctx, out)
 }
 
 // publish writes the reports that changed; failures are logged and
 // retried on a later pass (the publisher keeps what it last wrote).
-func (d *Daemon) publish(ctx context.Context, reports []report.Report) {
+func (d *Daemon) publish(ctx context.Context, reports []status.Report) {
 	if d.cfg.Publisher == nil || len(reports) == 0 {
 		return
 	}
@@ -450,7 +409,7 @@ func (d *Daemon) publish(ctx context.Context, reports []report.Report) {
 // connection is the drivers of the hosts of one topology.
 type connection struct {
 	sig    string
-	hosts  *reconcile.Hosts
+	hosts  *engine.Hosts
 	wake   <-chan struct{}
 	cancel context.CancelFunc
 }

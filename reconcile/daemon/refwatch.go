@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/rensei-dev/rensei/reconcile/engine"
 )
 
 // refWatcher wakes the loop when the refs of a local repository change:
@@ -55,7 +57,7 @@ func (d *Daemon) armRefWatcher(ctx context.Context) {
 				}
 				name := filepath.Base(ev.Name)
 				if strings.HasPrefix(name, base) || strings.HasPrefix(name, "packed-refs") {
-					notify(rw.wake)
+					engine.Notify(rw.wake)
 				}
 			case _, ok := <-w.Errors:
 				if !ok {

@@ -3,31 +3,28 @@
 // status, message, and what changed in the desired topology against the
 // parent), interleaved by time with the drift reports the daemon commits
 // to the status branch and with the opening and closing of active
-// windows. It reads Git objects only, never a work tree, and evaluates
-// each distinct configuration once.
+// windows. It is the Git log (package gitrepo), the comparison of each
+// commit with its parent (package compare), the report versions (package
+// status) and the window boundaries (package engine), put in time order.
+// It evaluates each distinct configuration once.
 package history
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
-
-	"github.com/rensei-dev/rensei/reconcile/diff"
+	"github.com/rensei-dev/rensei/reconcile/compare"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/place"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
-
-// DefaultStatusBranch is where the daemon commits its drift reports.
-const DefaultStatusBranch = "rensei/status"
 
 // Options select what the timeline shows. The zero value is usable.
 type Options struct {
@@ -37,7 +34,7 @@ type Options struct {
 	Env string
 	// Since drops entries before this time; zero keeps all.
 	Since time.Time
-	// StatusBranch holds the drift reports; default DefaultStatusBranch.
+	// StatusBranch holds the drift reports; default status.DefaultBranch.
 	StatusBranch string
 	// Keyring is an armored OpenPGP public keyring. When set, signed
 	// commits are verified against it ("verified" or "unverified").
@@ -74,13 +71,20 @@ type Timeline struct {
 	Entries      []Entry  `json:"entries"`
 }
 
+// Entry kinds.
+const (
+	KindCommit = "commit"
+	KindReport = "report"
+	KindWindow = "window"
+)
+
 // Entry is one event: a config commit, a drift report or a window bound.
 type Entry struct {
-	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"` // "commit", "report" or "window"
-	Commit *Commit   `json:"commit,omitempty"`
-	Report *Report   `json:"report,omitempty"`
-	Window *Window   `json:"window,omitempty"`
+	Time   time.Time       `json:"time"`
+	Kind   string          `json:"kind"` // KindCommit, KindReport or KindWindow
+	Commit *Commit         `json:"commit,omitempty"`
+	Report *status.Version `json:"report,omitempty"`
+	Window *Window         `json:"window,omitempty"`
 }
 
 // Commit is a config commit and what it changed.
@@ -103,7 +107,7 @@ type Commit struct {
 	// Diff is what changed against the first parent's configuration (the
 	// last valid one before it), placed at the commit's time; restricted to
 	// Options.Env when set. Nil when the commit itself has problems.
-	Diff *diff.Diff `json:"diff,omitempty"`
+	Diff *compare.Diff `json:"diff,omitempty"`
 	// Problems: the commit's configuration is invalid; the daemon applies
 	// nothing until a later commit fixes it.
 	Problems schema.Problems `json:"problems,omitempty"`
@@ -123,38 +127,49 @@ type Window struct {
 	Event string `json:"event"` // "opens" or "closes"
 }
 
+// Window events.
+const (
+	Opens  = "opens"
+	Closes = "closes"
+)
+
 // Build reads the history of opts.Ref and the status branch of repo.
 // A missing Ref is an error naming it; a missing status branch is a note,
 // not an error.
-func Build(repo *git.Repository, opts Options) (*Timeline, error) {
+func Build(repo *gitrepo.Repo, opts Options) (*Timeline, error) {
 	if opts.Ref == "" {
 		opts.Ref = "HEAD"
 	}
 	if opts.StatusBranch == "" {
-		opts.StatusBranch = DefaultStatusBranch
+		opts.StatusBranch = status.DefaultBranch
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now().UTC()
 	}
-	tip, err := source.Resolve(repo, opts.Ref)
+	tip, err := repo.Resolve(opts.Ref)
 	if err != nil {
 		return nil, err
 	}
 	tl := &Timeline{Ref: opts.Ref, Head: tip.SHA(), Env: opts.Env, StatusBranch: opts.StatusBranch, Entries: []Entry{}}
 	ev := newEvaluator(repo, opts)
-	commits, err := ancestors(repo, tip.Commit, opts.FirstParent)
+	commits, err := repo.Log(opts.Ref, opts.FirstParent)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", opts.Ref, err)
 	}
+	byHash := map[string]gitrepo.Commit{}
+	for _, c := range commits {
+		byHash[c.Hash] = c
+	}
+	ev.commits = byHash
 	listed := map[string]bool{}
 	seenEnv := opts.Env == ""
 	// Oldest first, so commits of the same second keep their order.
 	slices.Reverse(commits)
 	for _, c := range commits {
-		if c.Committer.When.Before(opts.Since) {
+		if c.CommitTime.Before(opts.Since) {
 			continue
 		}
-		e, err := ev.commit(c)
+		e, err := ev.describe(c)
 		if err != nil {
 			return nil, err
 		}
@@ -169,9 +184,9 @@ func Build(repo *git.Repository, opts Options) (*Timeline, error) {
 			continue
 		}
 		listed[e.Hash] = true
-		tl.Entries = append(tl.Entries, Entry{Time: c.Committer.When, Kind: "commit", Commit: e})
+		tl.Entries = append(tl.Entries, Entry{Time: c.CommitTime, Kind: KindCommit, Commit: e})
 	}
-	windows, ok := ev.windows(tip.Commit)
+	windows, ok := ev.windows(tip.SHA())
 	if ok {
 		for _, w := range windows {
 			if opts.Env != "" && w.Window.Env != opts.Env {
@@ -188,7 +203,7 @@ func Build(repo *git.Repository, opts Options) (*Timeline, error) {
 	if !seenEnv {
 		tl.Notes = append(tl.Notes, fmt.Sprintf("no commit of %s changed environment %q", opts.Ref, opts.Env))
 	}
-	reports, found, err := readReports(repo, opts.StatusBranch)
+	reports, found, err := status.Versions(repo, opts.StatusBranch)
 	if err != nil {
 		return nil, err
 	}
@@ -196,154 +211,115 @@ func Build(repo *git.Repository, opts Options) (*Timeline, error) {
 	if !found {
 		tl.Notes = append(tl.Notes, "no status branch yet ("+opts.StatusBranch+"): the daemon has not reported")
 	}
-	for _, r := range reports {
-		if r.Time.Before(opts.Since) {
+	for _, v := range reports {
+		if v.Time.Before(opts.Since) {
 			continue
 		}
-		if opts.Env != "" && !r.Report.mentions(opts.Env) && !listedPrefix(listed, r.Report.Commit) {
+		if opts.Env != "" && (v.Report == nil || (!v.Report.Mentions(opts.Env) && !listed[v.Report.Commit])) {
 			continue
 		}
-		tl.Entries = append(tl.Entries, r)
+		tl.Entries = append(tl.Entries, Entry{Time: v.Time, Kind: KindReport, Report: &v})
 	}
 	sort.SliceStable(tl.Entries, func(i, j int) bool { return tl.Entries[i].Time.Before(tl.Entries[j].Time) })
 	return tl, nil
 }
 
-// listedPrefix reports whether commit (full or abbreviated) is listed.
-func listedPrefix(listed map[string]bool, commit string) bool {
-	if len(commit) < 7 {
-		return false
-	}
-	for h := range listed {
-		if strings.HasPrefix(h, commit) {
-			return true
-		}
-	}
-	return false
-}
-
-// ancestors lists the commits reachable from tip, newest first by
-// committer time, or only along first parents.
-func ancestors(repo *git.Repository, tip *object.Commit, firstParent bool) ([]*object.Commit, error) {
-	var out []*object.Commit
-	if firstParent {
-		for c := tip; c != nil; {
-			out = append(out, c)
-			if c.NumParents() == 0 {
-				break
-			}
-			p, err := c.Parent(0)
-			if err != nil {
-				return nil, fmt.Errorf("commit %s: parent: %w", c.Hash, err)
-			}
-			c = p
-		}
-		return out, nil
-	}
-	iter, err := repo.Log(&git.LogOptions{From: tip.Hash, Order: git.LogOrderCommitterTime})
-	if err != nil {
-		return nil, err
-	}
-	err = iter.ForEach(func(c *object.Commit) error {
-		out = append(out, c)
-		return nil
-	})
-	return out, err
-}
-
-// evaluation is one distinct configuration: its topology or its problems.
+// evaluation is one distinct configuration: its revision or its problems.
 type evaluation struct {
-	topo *schema.Topology
-	err  error
+	rev *engine.Revision
+	err error
 }
 
 // evaluator evaluates commits, each distinct configuration once: commits
 // whose sites/, environments/, lib/ and vendor/ trees are identical share
 // one evaluation.
 type evaluator struct {
-	repo      *git.Repository
+	repo      *gitrepo.Repo
 	opts      Options
+	commits   map[string]gitrepo.Commit
 	byConfig  map[string]*evaluation // config key → evaluation
-	lastValid map[plumbing.Hash]*object.Commit
+	lastValid map[string]*gitrepo.Commit
 }
 
-func newEvaluator(repo *git.Repository, opts Options) *evaluator {
-	return &evaluator{repo: repo, opts: opts, byConfig: map[string]*evaluation{}, lastValid: map[plumbing.Hash]*object.Commit{}}
+func newEvaluator(repo *gitrepo.Repo, opts Options) *evaluator {
+	return &evaluator{repo: repo, opts: opts, commits: map[string]gitrepo.Commit{},
+		byConfig: map[string]*evaluation{}, lastValid: map[string]*gitrepo.Commit{}}
 }
 
 // configDirs are what a configuration is evaluated from.
 var configDirs = []string{"sites", "environments", "lib", "vendor"}
 
-func (ev *evaluator) key(c *object.Commit) (string, error) {
-	tree, err := c.Tree()
+// commit returns a commit's metadata, from the log when it was listed.
+func (ev *evaluator) commit(hash string) (gitrepo.Commit, error) {
+	if c, ok := ev.commits[hash]; ok {
+		return c, nil
+	}
+	rev, err := ev.repo.Resolve(hash)
 	if err != nil {
-		return "", fmt.Errorf("commit %s: tree: %w", c.Hash, err)
+		return gitrepo.Commit{}, err
 	}
-	var b strings.Builder
-	for _, d := range configDirs {
-		if e, err := tree.FindEntry(d); err == nil {
-			b.WriteString(e.Hash.String())
-		}
-		b.WriteByte('/')
-	}
-	return b.String(), nil
+	ev.commits[hash] = rev.Commit
+	return rev.Commit, nil
 }
 
-func (ev *evaluator) eval(c *object.Commit) (*evaluation, error) {
-	key, err := ev.key(c)
+func (ev *evaluator) eval(hash string) (*evaluation, error) {
+	key, err := ev.repo.TreeKey(hash, configDirs)
 	if err != nil {
 		return nil, err
 	}
 	if e, ok := ev.byConfig[key]; ok {
 		return e, nil
 	}
-	rev, err := source.Resolve(ev.repo, c.Hash.String())
+	rev, err := ev.repo.Resolve(hash)
 	if err != nil {
 		return nil, err
 	}
-	topo, err := schema.Load(rev.FS, ev.opts.Load)
-	e := &evaluation{topo: topo, err: err}
+	src := engine.Source{Name: gitrepo.Short(hash), FS: rev.FS, Commit: hash}
+	loaded, err := engine.Load(context.Background(), src, engine.InProcess{}, ev.opts.Load, ev.opts.Scope)
+	e := &evaluation{rev: loaded, err: err}
 	ev.byConfig[key] = e
 	return e, nil
 }
 
-// place places an evaluation at a time; placement problems are returned
-// as schema.Problems, as Load's are.
+// place places an evaluation at a time, as commit; placement problems are
+// returned as schema.Problems, as evaluation problems are.
 func (ev *evaluator) place(e *evaluation, commit string, at time.Time) (*place.Desired, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
-	return place.Place(e.topo, place.Options{Commit: commit, Now: at, Scope: ev.opts.Scope})
+	r := *e.rev
+	r.Source.Commit = commit
+	return r.At(at)
 }
 
-// valid returns the newest commit along first parents from c (c itself
+// valid returns the newest commit along first parents from hash (itself
 // included) whose configuration evaluates and places at its own time:
 // what the daemon would be applying. Nil when there is none.
-func (ev *evaluator) valid(c *object.Commit) (*object.Commit, error) {
-	var walked []plumbing.Hash
-	var found *object.Commit
-	for cur := c; cur != nil; {
-		if v, ok := ev.lastValid[cur.Hash]; ok {
+func (ev *evaluator) valid(hash string) (*gitrepo.Commit, error) {
+	var walked []string
+	var found *gitrepo.Commit
+	for cur := hash; cur != ""; {
+		if v, ok := ev.lastValid[cur]; ok {
 			found = v
 			break
 		}
-		walked = append(walked, cur.Hash)
+		walked = append(walked, cur)
+		c, err := ev.commit(cur)
+		if err != nil {
+			return nil, err
+		}
 		e, err := ev.eval(cur)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ev.place(e, cur.Hash.String(), cur.Committer.When); err == nil {
-			found = cur
+		if _, err := ev.place(e, cur, c.CommitTime); err == nil {
+			found = &c
 			break
 		}
-		if cur.NumParents() == 0 {
-			break
+		cur = ""
+		if len(c.Parents) > 0 {
+			cur = c.Parents[0]
 		}
-		p, err := cur.Parent(0)
-		if err != nil {
-			return nil, fmt.Errorf("commit %s: parent: %w", cur.Hash, err)
-		}
-		cur = p
 	}
 	for _, h := range walked {
 		ev.lastValid[h] = found
@@ -351,15 +327,15 @@ func (ev *evaluator) valid(c *object.Commit) (*object.Commit, error) {
 	return found, nil
 }
 
-// commit describes one commit: who, when, signature, and what it changed.
-func (ev *evaluator) commit(c *object.Commit) (*Commit, error) {
+// describe describes one commit: who, when, signature, and what it changed.
+func (ev *evaluator) describe(c gitrepo.Commit) (*Commit, error) {
 	out := &Commit{
-		Hash: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email, AuthorTime: c.Author.When,
-		Committer: c.Committer.Name, Message: strings.TrimRight(c.Message, "\n"), Merge: c.NumParents() > 1, Envs: []string{},
+		Hash: c.Hash, Author: c.Author, Email: c.Email, AuthorTime: c.AuthorTime,
+		Committer: c.Committer, Message: strings.TrimRight(c.Message, "\n"), Merge: len(c.Parents) > 1, Envs: []string{},
 	}
 	ev.signature(c, out)
-	at := c.Committer.When
-	e, err := ev.eval(c)
+	at := c.CommitTime
+	e, err := ev.eval(c.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -374,92 +350,64 @@ func (ev *evaluator) commit(c *object.Commit) (*Commit, error) {
 		return out, nil
 	}
 	var base *place.Desired
-	if c.NumParents() > 0 {
-		parent, err := c.Parent(0)
-		if err != nil {
-			return nil, fmt.Errorf("commit %s: parent: %w", c.Hash, err)
-		}
-		v, err := ev.valid(parent)
+	if len(c.Parents) > 0 {
+		v, err := ev.valid(c.Parents[0])
 		if err != nil {
 			return nil, err
 		}
 		if v != nil {
-			pe, err := ev.eval(v)
+			pe, err := ev.eval(v.Hash)
 			if err != nil {
 				return nil, err
 			}
 			// The parent is placed at this commit's time too, so windows
 			// that opened or closed meanwhile are not blamed on the commit.
-			base, err = ev.place(pe, v.Hash.String(), at)
+			base, err = ev.place(pe, v.Hash, at)
 			if err != nil {
-				return nil, fmt.Errorf("commit %s: place at %s: %w", v.Hash, at.Format(time.RFC3339), err)
+				return nil, fmt.Errorf("commit %s: place at %s: %w", gitrepo.Short(v.Hash), at.Format(time.RFC3339), err)
 			}
 		}
 	}
-	d := diff.Compare(base, head)
+	d := compare.Compare(base, head)
 	out.Diff = &d
 	out.Envs = d.EnvNames()
 	return out, nil
 }
 
-func (ev *evaluator) signature(c *object.Commit, out *Commit) {
+func (ev *evaluator) signature(c gitrepo.Commit, out *Commit) {
 	switch {
-	case c.PGPSignature == "":
+	case !c.Signed:
 		out.Signature = Unsigned
-	case ev.opts.Keyring == "" || !strings.Contains(c.PGPSignature, "BEGIN PGP SIGNATURE"):
+	case ev.opts.Keyring == "" || !c.PGP:
 		out.Signature = Signed
 	default:
-		ent, err := c.Verify(ev.opts.Keyring)
+		signer, err := ev.repo.Verify(c.Hash, ev.opts.Keyring)
 		if err != nil {
 			out.Signature, out.SignatureError = Unverified, err.Error()
 			return
 		}
-		out.Signature = Verified
-		for name := range ent.Identities {
-			out.SignedBy = name
-			break
-		}
-		if ent.PrimaryKey != nil {
-			out.SignedBy = strings.TrimSpace(out.SignedBy + " (key " + ent.PrimaryKey.KeyIdString() + ")")
-		}
+		out.Signature, out.SignedBy = Verified, signer
 	}
 }
 
-// windows lists when the environments of tip's configuration (the last
-// valid one) become active and are torn down.
-func (ev *evaluator) windows(tip *object.Commit) ([]Entry, bool) {
+// windows lists when the environments of the last valid configuration
+// from tip become active and are torn down.
+func (ev *evaluator) windows(tip string) ([]Entry, bool) {
 	v, err := ev.valid(tip)
 	if err != nil || v == nil {
 		return nil, false
 	}
-	e, err := ev.eval(v)
-	if err != nil {
-		return nil, false
-	}
-	d, err := ev.place(e, v.Hash.String(), ev.opts.Now)
-	if err != nil {
+	e, err := ev.eval(v.Hash)
+	if err != nil || e.err != nil {
 		return nil, false
 	}
 	var out []Entry
-	for _, s := range d.Environments {
-		if !s.From.IsZero() {
-			out = append(out, Entry{Time: s.From, Kind: "window", Window: &Window{Env: s.Name, Event: "opens"}})
+	for _, w := range e.rev.Windows() {
+		event := Closes
+		if w.Opens {
+			event = Opens
 		}
-		if !s.Until.IsZero() {
-			out = append(out, Entry{Time: s.Until, Kind: "window", Window: &Window{Env: s.Name, Event: "closes"}})
-		}
+		out = append(out, Entry{Time: w.Time, Kind: KindWindow, Window: &Window{Env: w.Env, Event: event}})
 	}
 	return out, true
-}
-
-// ReadKeyring reads an armored OpenPGP public keyring file.
-func ReadKeyring(r io.Reader) (string, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return "", err
-	}
-	if !strings.Contains(string(b), "BEGIN PGP PUBLIC KEY BLOCK") {
-		return "", errors.New("not an armored OpenPGP public keyring (gpg --export --armor)")
-	}
-	return string(b), nil
 }

@@ -1,19 +1,20 @@
-package history
+package history_test
 
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/history"
+	"github.com/rensei-dev/rensei/reconcile/render"
+	"github.com/rensei-dev/rensei/reconcile/status"
+	"github.com/rensei-dev/rensei/test/gittest"
 	"github.com/rensei-dev/rensei/test/pgpkey"
 )
 
@@ -39,63 +40,6 @@ func spark(replicas string) string {
 `
 }
 
-// repoDir is a Git repository the test writes commits into with the git
-// command line, at fixed times and with fixed authors.
-type repoDir struct {
-	t   *testing.T
-	dir string
-}
-
-func newRepo(t *testing.T) *repoDir {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatal("git is required")
-	}
-	r := &repoDir{t: t, dir: t.TempDir()}
-	r.git("", "init", "-q", "-b", "main")
-	return r
-}
-
-func (r *repoDir) write(name, body string) {
-	r.t.Helper()
-	p := filepath.Join(r.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// git runs git; when is the author and committer date ("" for now).
-func (r *repoDir) git(when string, args ...string) string {
-	r.t.Helper()
-	return gitAs(r.t, r.dir, "alice", when, args...)
-}
-
-func gitAs(t *testing.T, dir, who, when string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=" + who, "-c", "user.email=" + who + "@example.edu", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	if when != "" {
-		cmd.Env = append(cmd.Env, "GIT_AUTHOR_DATE="+when, "GIT_COMMITTER_DATE="+when)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// commit stages everything and commits as who at when; returns the hash.
-func (r *repoDir) commit(who, when, msg string) string {
-	r.t.Helper()
-	gitAs(r.t, r.dir, who, when, "add", "-A")
-	gitAs(r.t, r.dir, who, when, "commit", "-q", "-m", msg)
-	return gitAs(r.t, r.dir, who, when, "rev-parse", "HEAD")
-}
-
 // fixture is the history every test reads:
 //
 //	c1 2027-01-10 alice  cs101 (ann, bob on campus) and spark (2 workers)
@@ -107,84 +51,52 @@ func (r *repoDir) commit(who, when, msg string) string {
 //
 // and, when status is set, a status branch with three report commits.
 type fixture struct {
-	repo                   *repoDir
+	repo                   *gittest.Repo
 	c1, c2, c3, c4, c5, c6 string
 }
 
-func newFixture(t *testing.T, status bool, key *openpgp.Entity) *fixture {
+func newFixture(t *testing.T, withStatus bool, key *openpgp.Entity) *fixture {
 	t.Helper()
-	f := &fixture{repo: newRepo(t)}
+	f := &fixture{repo: gittest.New(t)}
 	r := f.repo
-	r.write("sites/lab.jsonnet", sitesFile)
-	r.write("environments/cs101.jsonnet", course("busybox:1", "campus", "ann", "bob"))
-	r.write("environments/spark.jsonnet", spark("2"))
-	f.c1 = r.commit("alice", "2027-01-10T09:00:00Z", "cs101 and spark")
-	r.write("README.md", "config\n")
-	f.c2 = r.commit("bob", "2027-01-12T09:00:00Z", "readme")
-	r.write("environments/cs101.jsonnet", course("busybox:2", "campus", "ann", "bob"))
-	f.c3 = r.commit("carol", "2027-01-15T09:00:00Z", "cs101: busybox 2")
-	r.write("environments/cs101.jsonnet", course("busybox:2", "hokudai", "ann", "bob"))
-	f.c4 = r.commit("dave", "2027-01-20T09:00:00Z", "cs101: move to hokudai")
-	r.write("environments/cs101.jsonnet", course("busybox:2", "campus", "ann", "bob", "cyd"))
+	f.c1 = r.CommitAs("alice", "2027-01-10T09:00:00Z", "cs101 and spark", map[string]string{"sites/lab.jsonnet": sitesFile,
+		"environments/cs101.jsonnet": course("busybox:1", "campus", "ann", "bob"), "environments/spark.jsonnet": spark("2")})
+	f.c2 = r.CommitAs("bob", "2027-01-12T09:00:00Z", "readme", map[string]string{"README.md": "config\n"})
+	f.c3 = r.CommitAs("carol", "2027-01-15T09:00:00Z", "cs101: busybox 2", map[string]string{"environments/cs101.jsonnet": course("busybox:2", "campus", "ann", "bob")})
+	f.c4 = r.CommitAs("dave", "2027-01-20T09:00:00Z", "cs101: move to hokudai", map[string]string{"environments/cs101.jsonnet": course("busybox:2", "hokudai", "ann", "bob")})
+	fixed := map[string]string{"environments/cs101.jsonnet": course("busybox:2", "campus", "ann", "bob", "cyd")}
 	if key != nil {
-		f.c5 = signedCommit(t, r.dir, key, "dave", "2027-01-21T09:00:00Z", "cs101: back to campus, add cyd")
+		f.c5 = r.CommitSigned(key, "dave", "2027-01-21T09:00:00Z", "cs101: back to campus, add cyd", fixed)
 	} else {
-		f.c5 = r.commit("dave", "2027-01-21T09:00:00Z", "cs101: back to campus, add cyd")
+		f.c5 = r.CommitAs("dave", "2027-01-21T09:00:00Z", "cs101: back to campus, add cyd", fixed)
 	}
-	r.write("environments/spark.jsonnet", spark("3"))
-	f.c6 = r.commit("erin", "2027-02-01T09:00:00Z", "spark: 3 workers")
-	if status {
-		r.git("", "checkout", "-q", "--orphan", "rensei/status")
-		r.git("", "rm", "-rq", "--cached", ".")
+	f.c6 = r.CommitAs("erin", "2027-02-01T09:00:00Z", "spark: 3 workers", map[string]string{"environments/spark.jsonnet": spark("3")})
+	if withStatus {
+		r.Git("checkout", "-q", "--orphan", status.DefaultBranch)
+		r.Git("rm", "-rq", "--cached", ".")
 		for _, d := range []string{"sites", "environments", "README.md"} {
-			os.RemoveAll(filepath.Join(r.dir, d))
+			os.RemoveAll(filepath.Join(r.Dir, d))
 		}
-		r.write("reports/campus/h0.json", `{"host":"h0","commit":"`+f.c3+`","time":"2027-01-15T09:05:00Z","converged":true,"drift":[],
-"applied":[{"host":"campus/h0","kind":"container","name":"cs101_student_ann","action":"replace","reason":"image changed: busybox:1 → busybox:2","env":"cs101"}],"error":null}`)
-		r.commit("rensei", "2027-01-15T09:05:00Z", "report: campus/h0 converged")
-		r.write("reports/cloud/h0.json", `{"host":"h0","commit":"`+f.c6[:12]+`","time":"2027-02-01T09:10:00Z","converged":false,
-"drift":["container spark_worker_2 missing"],"applied":[],"error":"create container spark_worker_2: image missing"}`)
-		r.commit("rensei", "2027-02-01T09:10:00Z", "report: cloud/h0 not converged")
-		r.write("reports/campus/h0.json", `{not json`)
-		r.commit("rensei", "2027-02-02T09:00:00Z", "report: garbage")
-		r.git("", "checkout", "-q", "-f", "main")
+		r.CommitAs("rensei", "2027-01-15T09:05:00Z", "report: campus/h0 converged", map[string]string{"reports/campus/h0.json": `{"host":"h0","site":"campus","commit":"` + f.c3 + `","time":"2027-01-15T09:05:00Z","converged":true,"drift":[],
+"applied":[{"kind":"container","name":"cs101_student_ann","env":"cs101","action":"replace","reason":"image changed: busybox:1 → busybox:2"}],"failed":[]}`})
+		r.CommitAs("rensei", "2027-02-01T09:10:00Z", "report: cloud/h0 not converged", map[string]string{"reports/cloud/h0.json": `{"host":"h0","site":"cloud","commit":"` + f.c6 + `","time":"2027-02-01T09:10:00Z","converged":false,
+"drift":[{"kind":"container","name":"spark_worker_2","action":"create","reason":"absent"}],"applied":[],"failed":[],"error":"create container spark_worker_2: image missing"}`})
+		r.CommitAs("rensei", "2027-02-02T09:00:00Z", "report: garbage", map[string]string{"reports/campus/h0.json": `{not json`})
+		r.Git("checkout", "-q", "-f", "main")
 	}
 	return f
 }
 
-// signedCommit commits the work tree with go-git, signed by key.
-func signedCommit(t *testing.T, dir string, key *openpgp.Entity, who, when, msg string) string {
+func build(t *testing.T, dir string, opts history.Options) *history.Timeline {
 	t.Helper()
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddGlob("."); err != nil {
-		t.Fatal(err)
-	}
-	at, _ := time.Parse(time.RFC3339, when)
-	sig := &object.Signature{Name: who, Email: who + "@example.edu", When: at}
-	h, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig, SignKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h.String()
-}
-
-func build(t *testing.T, dir string, opts Options) *Timeline {
-	t.Helper()
-	repo, err := source.OpenRepository(dir)
+	repo, err := gitrepo.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 	}
-	tl, err := Build(repo, opts)
+	tl, err := history.Build(repo, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +104,7 @@ func build(t *testing.T, dir string, opts Options) *Timeline {
 }
 
 // summary is one line per entry: "commit <hash7>", "report <host>", "window <env> <event>".
-func summary(tl *Timeline) []string {
+func summary(tl *history.Timeline) []string {
 	var out []string
 	for _, e := range tl.Entries {
 		switch e.Kind {
@@ -212,19 +124,19 @@ func TestBuild(t *testing.T) {
 	s := func(h string) string { return h[:7] }
 	tests := []struct {
 		name string
-		opts Options
+		opts history.Options
 		want []string
 	}{
-		{"all", Options{}, []string{"commit " + s(f.c1), "commit " + s(f.c3), "report campus/h0", "commit " + s(f.c4), "commit " + s(f.c5),
+		{"all", history.Options{}, []string{"commit " + s(f.c1), "commit " + s(f.c3), "report campus/h0", "commit " + s(f.c4), "commit " + s(f.c5),
 			"commit " + s(f.c6), "report cloud/h0", "report campus/h0", "window cs101 closes"}},
-		{"cs101", Options{Env: "cs101"}, []string{"commit " + s(f.c1), "commit " + s(f.c3), "report campus/h0", "commit " + s(f.c4), "commit " + s(f.c5), "window cs101 closes"}},
-		{"spark", Options{Env: "spark"}, []string{"commit " + s(f.c1), "commit " + s(f.c4), "commit " + s(f.c6), "report cloud/h0"}},
-		{"since", Options{Env: "cs101", Since: time.Date(2027, 1, 16, 0, 0, 0, 0, time.UTC)}, []string{"commit " + s(f.c4), "commit " + s(f.c5), "window cs101 closes"}},
-		{"first parent", Options{Env: "spark", FirstParent: true}, []string{"commit " + s(f.c1), "commit " + s(f.c4), "commit " + s(f.c6), "report cloud/h0"}},
+		{"cs101", history.Options{Env: "cs101"}, []string{"commit " + s(f.c1), "commit " + s(f.c3), "report campus/h0", "commit " + s(f.c4), "commit " + s(f.c5), "window cs101 closes"}},
+		{"spark", history.Options{Env: "spark"}, []string{"commit " + s(f.c1), "commit " + s(f.c4), "commit " + s(f.c6), "report cloud/h0"}},
+		{"since", history.Options{Env: "cs101", Since: time.Date(2027, 1, 16, 0, 0, 0, 0, time.UTC)}, []string{"commit " + s(f.c4), "commit " + s(f.c5), "window cs101 closes"}},
+		{"first parent", history.Options{Env: "spark", FirstParent: true}, []string{"commit " + s(f.c1), "commit " + s(f.c4), "commit " + s(f.c6), "report cloud/h0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tl := build(t, f.repo.dir, tt.opts)
+			tl := build(t, f.repo.Dir, tt.opts)
 			got := summary(tl)
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
@@ -241,18 +153,18 @@ func TestBuild(t *testing.T) {
 func TestCommitDetails(t *testing.T) {
 	key, _ := pgpkey.New(t, "dave")
 	f := newFixture(t, false, key)
-	tl := build(t, f.repo.dir, Options{Env: "cs101"})
-	byHash := map[string]*Commit{}
+	tl := build(t, f.repo.Dir, history.Options{Env: "cs101"})
+	byHash := map[string]*history.Commit{}
 	for _, e := range tl.Entries {
 		if e.Kind == "commit" {
 			byHash[e.Commit.Hash] = e.Commit
 		}
 	}
 	c3 := byHash[f.c3]
-	if c3 == nil || c3.Author != "carol" || c3.Signature != Unsigned || c3.Subject() != "cs101: busybox 2" {
+	if c3 == nil || c3.Author != "carol" || c3.Signature != history.Unsigned || c3.Subject() != "cs101: busybox 2" {
 		t.Fatalf("c3 = %+v", c3)
 	}
-	if got := strings.Join(c3.Diff.Headlines(), "\n"); !strings.Contains(got, "image busybox:1 → busybox:2") {
+	if got := strings.Join(render.Headlines(*c3.Diff), "\n"); !strings.Contains(got, "image busybox:1 → busybox:2") {
 		t.Errorf("c3 diff:\n%s", got)
 	}
 	c4 := byHash[f.c4]
@@ -263,11 +175,11 @@ func TestCommitDetails(t *testing.T) {
 		t.Errorf("c4 problem = %+v", p)
 	}
 	c5 := byHash[f.c5]
-	if c5 == nil || c5.Signature != Signed {
+	if c5 == nil || c5.Signature != history.Signed {
 		t.Fatalf("c5 = %+v", c5)
 	}
 	// Compared with c3, the last valid configuration: only cyd is new.
-	got := strings.Join(c5.Diff.Headlines(), "\n")
+	got := strings.Join(render.Headlines(*c5.Diff), "\n")
 	if !strings.Contains(got, "+cyd") || strings.Contains(got, "image") {
 		t.Errorf("c5 diff against the last valid parent:\n%s", got)
 	}
@@ -282,20 +194,20 @@ func TestKeyring(t *testing.T) {
 	f := newFixture(t, false, key)
 	for _, tt := range []struct {
 		keyring, want string
-	}{{pub, Verified}, {other, Unverified}, {"", Signed}} {
-		tl := build(t, f.repo.dir, Options{Env: "cs101", Keyring: tt.keyring})
+	}{{pub, history.Verified}, {other, history.Unverified}, {"", history.Signed}} {
+		tl := build(t, f.repo.Dir, history.Options{Env: "cs101", Keyring: tt.keyring})
 		for _, e := range tl.Entries {
 			if e.Kind != "commit" {
 				continue
 			}
-			want := Unsigned
+			want := history.Unsigned
 			if e.Commit.Hash == f.c5 {
 				want = tt.want
 			}
 			if e.Commit.Signature != want {
 				t.Errorf("keyring %.20q: %s is %s (%s), want %s", tt.keyring, e.Commit.Hash[:7], e.Commit.Signature, e.Commit.SignatureError, want)
 			}
-			if e.Commit.Signature == Verified && !strings.Contains(e.Commit.SignedBy, "dave") {
+			if e.Commit.Signature == history.Verified && !strings.Contains(e.Commit.SignedBy, "dave") {
 				t.Errorf("signed by %q", e.Commit.SignedBy)
 			}
 		}
@@ -304,12 +216,12 @@ func TestKeyring(t *testing.T) {
 
 func TestNoStatusBranch(t *testing.T) {
 	f := newFixture(t, false, nil)
-	tl := build(t, f.repo.dir, Options{})
+	tl := build(t, f.repo.Dir, history.Options{})
 	if tl.StatusFound || !strings.Contains(strings.Join(tl.Notes, "\n"), "no status branch yet") {
 		t.Errorf("found %v, notes %q", tl.StatusFound, tl.Notes)
 	}
 	var b bytes.Buffer
-	if err := Render(&b, tl, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := render.Timeline(&b, tl, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Note: no status branch yet (rensei/status)", "alice <alice@example.edu>  unsigned", "! invalid configuration (1 problem)", "environments/cs101.jsonnet:"} {
@@ -321,117 +233,12 @@ func TestNoStatusBranch(t *testing.T) {
 
 func TestMissingRef(t *testing.T) {
 	f := newFixture(t, false, nil)
-	repo, err := source.OpenRepository(f.repo.dir)
+	repo, err := gitrepo.Open(f.repo.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Build(repo, Options{Ref: "nosuch"})
+	_, err = history.Build(repo, history.Options{Ref: "nosuch"})
 	if err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
 		t.Errorf("err = %v, want one naming the revision", err)
-	}
-}
-
-// TestEvaluatedOnce: commits with the same configuration share one evaluation.
-func TestEvaluatedOnce(t *testing.T) {
-	f := newFixture(t, false, nil)
-	repo, err := source.OpenRepository(f.repo.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip, err := source.Resolve(repo, "HEAD")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := newEvaluator(repo, Options{})
-	commits, err := ancestors(repo, tip.Commit, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range commits {
-		if _, err := ev.commit(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Six commits, five configurations: the README commit shares c1's.
-	if len(commits) != 6 || len(ev.byConfig) != 5 {
-		t.Errorf("%d commits, %d evaluations; want 6 and 5", len(commits), len(ev.byConfig))
-	}
-}
-
-func TestParseReport(t *testing.T) {
-	tests := []struct {
-		name, body string
-		check      func(*Report, time.Time) string
-	}{
-		{"full", `{"host":"h0","commit":"abc1234","time":"2027-01-15T09:05:00Z","converged":true,"drift":[{"action":"create","kind":"container","name":"x_y_0","reason":"missing"}],"applied":["create container x_y_0"],"error":null}`,
-			func(r *Report, at time.Time) string {
-				if r.Host != "campus/h0" || r.Commit != "abc1234" || r.Converged == nil || !*r.Converged || at.IsZero() ||
-					len(r.Drift) != 1 || r.Drift[0] != "create container x_y_0: missing" || r.Applied[0] != "create container x_y_0" || r.Invalid != "" {
-					return "fields wrong"
-				}
-				return ""
-			}},
-		{"daemon's format", `{"host":"docker","site":"site-a","commit":"abc","time":"2027-01-15T09:05:00.123Z","converged":false,
-"drift":[],"applied":[],"failed":[{"kind":"container","name":"lecture_www_0","action":"create","reason":"absent","error":"image missing"}],
-"error":"","refused":{"commit":"def4567890","reason":"invalid configuration","held":true}}`,
-			func(r *Report, at time.Time) string {
-				if r.Host != "site-a/docker" || r.Site != "site-a" || len(r.Failed) != 1 || r.Failed[0] != "create container lecture_www_0: absent: image missing" ||
-					r.Refused != "commit def4567: invalid configuration (held)" || at.Nanosecond() != 123e6 || r.Error != "" {
-					return "fields wrong"
-				}
-				return ""
-			}},
-		{"not json", `{nope`, func(r *Report, _ time.Time) string {
-			if !strings.HasPrefix(r.Invalid, "not JSON") || r.Host != "campus/h0" {
-				return "want invalid"
-			}
-			return ""
-		}},
-		{"array", `[1,2]`, func(r *Report, _ time.Time) string {
-			if r.Invalid != "not a JSON object" {
-				return "want not an object"
-			}
-			return ""
-		}},
-		{"odd types", `{"host":7,"converged":"yes","drift":"one thing","applied":[{"x":1}],"error":{"code":5},"time":"yesterday"}`,
-			func(r *Report, at time.Time) string {
-				if r.Host != "campus/h0" || r.Converged != nil || r.Drift[0] != "one thing" || r.Applied[0] != `{"x":1}` ||
-					r.Error != `{"code":5}` || !at.IsZero() || !strings.Contains(r.Invalid, "yesterday") {
-					return "defaults wrong"
-				}
-				return ""
-			}},
-		{"empty object", `{}`, func(r *Report, _ time.Time) string {
-			if r.Invalid != "" || r.Converged != nil || r.Drift != nil {
-				return "want empty report"
-			}
-			return ""
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, at := parseReport("reports/campus/h0.json", []byte(tt.body))
-			if msg := tt.check(r, at); msg != "" {
-				t.Errorf("%s: %+v", msg, r)
-			}
-		})
-	}
-}
-
-func TestMentions(t *testing.T) {
-	for _, tt := range []struct {
-		v    any
-		want bool
-	}{
-		{"create container cs101_student_ann", true},
-		{"tunnel rs-vx-1 (cs101/lab)", true},
-		{"create container cs1010_x_0", false},
-		{map[string]any{"env": "cs101"}, true},
-		{map[string]any{"host": "cs101"}, false},
-		{[]any{"x", map[string]any{"name": "cs101_a_0"}}, true},
-	} {
-		if got := mentions(tt.v, "cs101"); got != tt.want {
-			t.Errorf("mentions(%v) = %v, want %v", tt.v, got, tt.want)
-		}
 	}
 }

@@ -39,9 +39,7 @@ func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h
 	if c.Restart == "" {
 		c.Restart = schema.DefaultRestart
 	}
-	if m, err := schema.ParseBytes(g.Resources.Memory); err == nil {
-		c.Memory = m
-	}
+	c.Memory = g.Resources.Memory.N
 	env := map[string]string{
 		"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": inst,
 		"RENSEI_SITE": h.site, "RENSEI_HOST": h.spec.Name,
@@ -95,6 +93,7 @@ func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h
 		drivers.LabelGroup:      g.Name,
 		drivers.LabelInstance:   inst,
 		drivers.LabelSpecFields: fieldDigests(c),
+		drivers.LabelContent:    contentDigest(g, inst),
 	}, specDigest(c))
 	h.out.Containers = append(h.out.Containers, c)
 }
@@ -124,6 +123,24 @@ func specDigest(v any) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// contentDigest digests what an instance of g holds with every name left
+// out (environment, group, host, Docker network and volume names): equal
+// digests under different names mean a rename.
+func contentDigest(g *schema.Group, inst string) string {
+	return specDigest(struct {
+		Instance  string
+		Image     string
+		Command   []string
+		Env       map[string]string
+		Resources schema.Resources
+		Restart   string
+		Networks  []schema.Attachment
+		Volumes   []schema.Volume
+		Files     []schema.File
+		Ports     []schema.Port
+	}{inst, g.Image, g.Command, g.Env, g.Resources, g.Restart, g.Networks, g.Volumes, g.Files, g.Ports})
 }
 
 // containerFields are the parts of a container spec a plan reports on.

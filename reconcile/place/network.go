@@ -50,7 +50,7 @@ func (p *placer) network(e *schema.Environment, n *schema.Network) *netPlacement
 		np.mtu = schema.DefaultMTU
 	}
 	np.static, np.blocks, _ = n.Blocks() // validated
-	np.rate, _ = schema.ParseRate(n.Bandwidth)
+	np.rate = n.Bandwidth.BytesPerSecond
 	if np.vni == 0 {
 		span := uint64(schema.MaxVNI - autoVNIBase)
 		v := autoVNIBase + int(hash64("vni\x00"+e.Name+"/"+n.Name)%span)

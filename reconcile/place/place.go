@@ -142,8 +142,8 @@ func newPlacer(t *schema.Topology, opts Options) *placer {
 			if c.CPUs > 0 {
 				r.cpus, r.weight = c.CPUs, c.CPUs
 			}
-			if m, err := schema.ParseBytes(c.Memory); err == nil && m > 0 {
-				r.memory = float64(m)
+			if c.Memory.N > 0 {
+				r.memory = float64(c.Memory.N)
 			}
 			if c.Containers > 0 {
 				r.containers = c.Containers
@@ -170,7 +170,7 @@ func (p *placer) problem(src schema.Source, format string, args ...any) {
 
 func (p *placer) env(e *schema.Environment) {
 	st := EnvStatus{Name: e.Name, State: Active}
-	from, until, _ := e.Active.Bounds()
+	from, until := e.Active.Bounds()
 	st.From, st.Until = from, until
 	switch {
 	case !from.IsZero() && p.opts.Now.Before(from):
@@ -257,10 +257,7 @@ func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*
 		return // reported by validation
 	}
 	cpus := g.Resources.CPUs
-	mem := 0.0
-	if m, err := schema.ParseBytes(g.Resources.Memory); err == nil {
-		mem = float64(m)
-	}
+	mem := float64(g.Resources.Memory.N)
 	for _, a := range g.Networks {
 		if np := nets[a.Network]; np != nil {
 			for _, h := range hosts {
@@ -297,7 +294,7 @@ func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*
 			sites = append(sites, h.key)
 		}
 		p.problem(e.Source, "environment %q: group %q: %d of %d instances exceed the declared capacity of %s (each needs cpus %v, memory %s)",
-			e.Name, g.Name, unplaced, len(g.Instances()), strings.Join(sites, ", "), cpus, orDash(g.Resources.Memory))
+			e.Name, g.Name, unplaced, len(g.Instances()), strings.Join(sites, ", "), cpus, orDash(g.Resources.Memory.Text))
 	}
 }
 

@@ -265,7 +265,7 @@ func TestExplicitVNIDoesNotRenumber(t *testing.T) {
 
 func TestActiveWindow(t *testing.T) {
 	e := course([]string{"a"})
-	e.Active = &schema.Window{From: "2027-04-01", Until: "2027-08-01"}
+	e.Active = &schema.Window{From: schema.MustTime("2027-04-01"), Until: schema.MustTime("2027-08-01")}
 	topo := &schema.Topology{Sites: sites(1), Environments: []schema.Environment{e}}
 	for at, want := range map[string]State{"2027-03-01": Scheduled, "2027-05-01": Active, "2027-08-01": Ended} {
 		tm, _ := schema.ParseTime(at)

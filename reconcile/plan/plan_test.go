@@ -18,6 +18,7 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/apply"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/reconcile/render"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -105,7 +106,7 @@ func (w *world) converge(t *testing.T, want *place.Desired) {
 func golden(t *testing.T, name string, p plan.Plan) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := plan.Render(&buf, p, false); err != nil {
+	if err := render.Plan(&buf, p, false); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join("testdata", name+".golden")
@@ -143,7 +144,7 @@ func TestPlanGolden(t *testing.T) {
 		{"environment-removed", &schema.Topology{Sites: base.Sites}, func(w *world) {}},
 		{"environment-ended", func() *schema.Topology {
 			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee")
-			t.Environments[0].Active = &schema.Window{Until: "2027-04-01"}
+			t.Environments[0].Active = &schema.Window{Until: schema.MustTime("2027-04-01")}
 			return t
 		}(), func(w *world) {}},
 		{"host-down", base, func(w *world) { w.hosts["cloud/h0"].SetDown(true) }},
@@ -165,7 +166,7 @@ func TestPlanGolden(t *testing.T) {
 		}(), func(w *world) {}},
 		{"semester-ended-volumes-collapse", func() *schema.Topology {
 			t := topology("rensei/busybox:1", "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ida", "jo")
-			t.Environments[0].Active = &schema.Window{Until: "2027-04-01"}
+			t.Environments[0].Active = &schema.Window{Until: schema.MustTime("2027-04-01")}
 			return t
 		}(), func(w *world) {}},
 		{"subnet-changed", func() *schema.Topology {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"testing"
 	"testing/fstest"
@@ -13,8 +14,8 @@ import (
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/drivers/fake"
-	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/schema"
@@ -83,17 +84,27 @@ func fakes() (map[string]*fake.Host, map[string]drivers.Host) {
 
 var now = time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC)
 
+// desire is load + validate + place, as a pass does it.
+func desire(b *testing.B, fsys fs.FS) *place.Desired {
+	rev, err := engine.Load(context.Background(), engine.Source{FS: fsys, Commit: "c1"}, nil, schema.Options{}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	want, err := rev.At(now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return want
+}
+
 // benchmarkCourse measures load + validate + place + observe (fake) + plan.
 func benchmarkCourse(b *testing.B, converged bool) {
 	fsys := courseRepo(b)
 	_, hosts := fakes()
 	ctx := context.Background()
 	if converged {
-		_, want, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Commit: "c1", Now: now})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := plan.Compute(want, reconcile.Observe(ctx, hosts))
+		want := desire(b, fsys)
+		p := plan.Compute(want, engine.Observe(ctx, hosts))
 		if _, err := apply.Apply(ctx, p, hosts, apply.Options{Parallel: 16}); err != nil {
 			b.Fatal(err)
 		}
@@ -105,11 +116,8 @@ func benchmarkCourse(b *testing.B, converged bool) {
 	b.ResetTimer()
 	steps := 0
 	for i := 0; i < b.N; i++ {
-		_, want, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Commit: "c1", Now: now})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := plan.Compute(want, reconcile.Observe(ctx, hosts))
+		want := desire(b, fsys)
+		p := plan.Compute(want, engine.Observe(ctx, hosts))
 		steps = p.Changes()
 	}
 	b.StopTimer()

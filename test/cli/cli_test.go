@@ -38,6 +38,10 @@ type planJSON struct {
 		Reason string `json:"reason"`
 		Env    string `json:"env"`
 	} `json:"steps"`
+	Unreachable []struct {
+		Host  string `json:"host"`
+		Error string `json:"error"`
+	} `json:"unreachable"`
 }
 
 // parsePlan decodes plan -o json output.

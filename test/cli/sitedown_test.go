@@ -51,14 +51,8 @@ func TestSiteDown(t *testing.T) {
 	if got := p.stepsOf(r.env); len(got) > 0 {
 		t.Errorf("the reachable host did not converge: %v", got)
 	}
-	down := false
-	for _, s := range p.Steps {
-		if s.Kind == "host" && s.Name == "far/docker" && s.Action == "skip" && strings.Contains(s.Reason, "unreachable") {
-			down = true
-		}
-	}
-	if !down {
-		t.Errorf("plan does not report far/docker unreachable: %+v", p.Steps)
+	if len(p.Unreachable) != 1 || p.Unreachable[0].Host != "far/docker" || !strings.Contains(p.Unreachable[0].Error, "Cannot connect") {
+		t.Errorf("plan does not report far/docker unreachable with its cause: %+v", p.Unreachable)
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/rensei-dev/rensei/reconcile/daemon"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
-	"github.com/rensei-dev/rensei/test/lab"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
+	"github.com/rensei-dev/rensei/test/lab/labtest"
 )
 
 // idleLabEnv is 50 overlay networks, each with four containers at site-a
@@ -41,7 +41,7 @@ func cpuTime(tb testing.TB) time.Duration {
 // 50 containers and 50 tunnels on site-b): wall time, the daemon's CPU
 // time and allocations per pass. Setting it up starts 250 containers.
 func BenchmarkIdlePassLab(b *testing.B) {
-	st := lab.ForTest(b, 2)
+	st := labtest.ForTest(b, 2)
 	// The lab's two sites without site-configs/lab.jsonnet's capacity
 	// (50 containers a host): this benchmark wants 200 on one.
 	var sites []string
@@ -50,11 +50,11 @@ func BenchmarkIdlePassLab(b *testing.B) {
 	}
 	repo := newConfigRepo(b)
 	repo.push("idle", map[string]string{"sites/lab.jsonnet": "[\n" + strings.Join(sites, ",\n") + "\n]\n", "environments/idle.jsonnet": idleLabEnv()})
-	remote, err := source.OpenRemote(repo.bare, b.TempDir(), source.Credentials{})
+	remote, err := gitrepo.OpenRemote(repo.bare, b.TempDir(), gitrepo.Credentials{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := daemon.New(daemon.Config{Remote: remote, Publisher: &report.Publisher{Remote: remote}, Interval: time.Hour,
+	d, err := daemon.New(daemon.Config{Remote: remote, Publisher: &status.Publisher{Remote: remote}, Interval: time.Hour,
 		Hosts: []string{"site-a/docker", "site-b/docker"}, Log: newDaemonLogger(b)})
 	if err != nil {
 		b.Fatal(err)

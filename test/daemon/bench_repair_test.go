@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/rensei-dev/rensei/reconcile/daemon"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
-	"github.com/rensei-dev/rensei/test/lab"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
+	"github.com/rensei-dev/rensei/test/lab/labtest"
 )
 
 // BenchmarkRepairOnLab measures drift repair driven by events alone: the
@@ -20,18 +20,18 @@ import (
 // managed container (docker rm -f) and, separately, deletes a tunnel (ip
 // link del), each timed until it is back; it reports the medians.
 func BenchmarkRepairOnLab(b *testing.B) {
-	st := lab.ForTest(b, 3)
+	st := labtest.ForTest(b, 3)
 	sites, err := os.ReadFile("../../site-configs/lab.jsonnet")
 	if err != nil {
 		b.Fatal(err)
 	}
 	repo := newConfigRepo(b)
 	head := repo.push("six members", map[string]string{"sites/lab.jsonnet": string(sites), "environments/burst.jsonnet": burstEnv(6)})
-	remote, err := source.OpenRemote(repo.bare, b.TempDir(), source.Credentials{})
+	remote, err := gitrepo.OpenRemote(repo.bare, b.TempDir(), gitrepo.Credentials{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := daemon.New(daemon.Config{Remote: remote, Publisher: &report.Publisher{Remote: remote}, Interval: time.Hour, Log: newDaemonLogger(b)})
+	d, err := daemon.New(daemon.Config{Remote: remote, Publisher: &status.Publisher{Remote: remote}, Interval: time.Hour, Log: newDaemonLogger(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

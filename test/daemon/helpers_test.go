@@ -7,94 +7,63 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	gogit "github.com/go-git/go-git/v5"
-
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/drivers/fake"
-	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/daemon"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
+	"github.com/rensei-dev/rensei/test/gittest"
 )
 
 // configRepo is a bare remote and a work tree that pushes to it.
 type configRepo struct {
+	*gittest.Repo
 	t    testing.TB
 	bare string
-	work string
 }
 
 func newConfigRepo(t testing.TB) *configRepo {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatal("git is required") // never a skip: every machine that builds rensei has git
-	}
-	root := t.TempDir()
-	r := &configRepo{t: t, bare: filepath.Join(root, "config.git"), work: filepath.Join(root, "work")}
-	r.git(root, "init", "-q", "--bare", "-b", "main", r.bare)
-	r.git(root, "init", "-q", "-b", "main", r.work)
-	r.git(r.work, "remote", "add", "origin", r.bare)
-	return r
+	g := gittest.New(t)
+	return &configRepo{Repo: g, t: t, bare: g.Bare()}
 }
 
+// git runs git in dir.
 func (r *configRepo) git(dir string, args ...string) string {
 	r.t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Run(r.t, dir, args...)
 }
 
 // push writes files (path → content; "" deletes), commits and pushes; it
 // returns the new commit.
 func (r *configRepo) push(msg string, files map[string]string) string {
 	r.t.Helper()
-	for name, body := range files {
-		p := filepath.Join(r.work, name)
-		if body == "" {
-			os.Remove(p)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	r.git(r.work, "add", "-A")
-	r.git(r.work, "commit", "-q", "--allow-empty", "-m", msg)
-	r.git(r.work, "push", "-q", "origin", "main")
-	return r.git(r.work, "rev-parse", "HEAD")
+	return r.Push(msg, files)
 }
 
-// reports reads the status branch with go-git, as `rensei status` does.
-func (r *configRepo) reports() map[string]report.Report {
+// reports reads the status branch, as `rensei status` does.
+func (r *configRepo) reports() map[string]status.Report {
 	r.t.Helper()
-	repo, err := gogit.PlainOpen(r.bare)
+	repo, err := gitrepo.Open(r.bare)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ref, err := repo.Reference("refs/heads/"+report.DefaultBranch, true)
+	rev, err := repo.Resolve(status.DefaultBranch)
 	if err != nil {
 		return nil
 	}
-	list, err := report.Read(repo.Storer, ref.Hash())
+	list, err := status.Read(rev.FS)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	out := map[string]report.Report{}
+	out := map[string]status.Report{}
 	for _, x := range list {
 		out[x.Key()] = x
 	}
@@ -104,7 +73,7 @@ func (r *configRepo) reports() map[string]report.Report {
 // statusCommits counts the commits of the status branch (0 when absent).
 func (r *configRepo) statusCommits() int {
 	r.t.Helper()
-	cmd := exec.Command("git", "rev-list", "--count", report.DefaultBranch)
+	cmd := exec.Command("git", "rev-list", "--count", status.DefaultBranch)
 	cmd.Dir = r.bare
 	out, err := cmd.Output()
 	if err != nil {
@@ -154,8 +123,8 @@ func newFakeFleet() *fakeFleet {
 	return f
 }
 
-func (f *fakeFleet) connect(_ context.Context, topo *schema.Topology, only []string, _ *slog.Logger) (*reconcile.Hosts, <-chan struct{}, error) {
-	out := &reconcile.Hosts{Drivers: map[string]drivers.Host{}}
+func (f *fakeFleet) connect(_ context.Context, topo *schema.Topology, only []string, _ *slog.Logger) (*engine.Hosts, <-chan struct{}, error) {
+	out := &engine.Hosts{Drivers: map[string]drivers.Host{}}
 	for _, s := range topo.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
@@ -215,13 +184,13 @@ func (f *fakeFleet) where(t testing.TB, name string) *fake.Host {
 // newDaemon builds a daemon on the fleet, with its own state directory.
 func newDaemon(t testing.TB, repo *configRepo, fleet *fakeFleet, mod func(*daemon.Config)) *daemon.Daemon {
 	t.Helper()
-	remote, err := source.OpenRemote(repo.bare, t.TempDir(), source.Credentials{})
+	remote, err := gitrepo.OpenRemote(repo.bare, t.TempDir(), gitrepo.Credentials{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := daemon.Config{
 		Remote:    remote,
-		Publisher: &report.Publisher{Remote: remote, Backoff: 5 * time.Millisecond, Attempts: 50},
+		Publisher: &status.Publisher{Remote: remote, Backoff: 5 * time.Millisecond, Attempts: 50},
 		Interval:  time.Hour,
 		Connect:   fleet.connect,
 		Log:       newDaemonLogger(t),

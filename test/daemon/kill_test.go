@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rensei-dev/rensei/test/lab"
+	"github.com/rensei-dev/rensei/test/lab/labtest"
 )
 
 // killMembers is the number of containers of the kill test's environment.
@@ -167,7 +168,7 @@ func managedOn(tb testing.TB, s lab.Site) map[string][]string {
 // interface without its alias, `rensei plan` has nothing to do, and every
 // host has its report.
 func TestKillMidApply(t *testing.T) {
-	st := lab.ForTest(t, 3)
+	st := labtest.ForTest(t, 3)
 	bin := buildRensei(t)
 	sites, err := os.ReadFile("../../site-configs/lab.jsonnet")
 	if err != nil {

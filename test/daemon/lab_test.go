@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/rensei-dev/rensei/reconcile/daemon"
-	"github.com/rensei-dev/rensei/reconcile/report"
-	"github.com/rensei-dev/rensei/reconcile/source"
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/test/lab"
+	"github.com/rensei-dev/rensei/test/lab/labtest"
 )
 
 // labContainers lists the managed containers of every lab site with the
@@ -38,20 +39,20 @@ func labContainers(t *testing.T, st *lab.Status) []string {
 // below is picked up through fsnotify on the bare repository's refs or
 // Docker events.
 func TestLab(t *testing.T) {
-	st := lab.ForTest(t, 3)
+	st := labtest.ForTest(t, 3)
 	sites, err := os.ReadFile("../../site-configs/lab.jsonnet")
 	if err != nil {
 		t.Fatalf("the lab's site definitions: %v", err)
 	}
 	repo := newConfigRepo(t)
 	c1 := repo.push("two students", map[string]string{"sites/lab.jsonnet": string(sites), "environments/course.jsonnet": course("ann", "bob")})
-	remote, err := source.OpenRemote(repo.bare, t.TempDir(), source.Credentials{})
+	remote, err := gitrepo.OpenRemote(repo.bare, t.TempDir(), gitrepo.Credentials{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, err := daemon.New(daemon.Config{
 		Remote:    remote,
-		Publisher: &report.Publisher{Remote: remote},
+		Publisher: &status.Publisher{Remote: remote},
 		Interval:  time.Hour,
 		Log:       newDaemonLogger(t),
 	})

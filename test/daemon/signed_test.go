@@ -2,50 +2,21 @@ package daemon_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/rensei-dev/rensei/reconcile/daemon"
 	"github.com/rensei-dev/rensei/test/pgpkey"
 )
 
-// pushSigned writes files, commits them with go-git signed by key and pushes.
+// pushSigned writes files, commits them signed by key and pushes.
 func (r *configRepo) pushSigned(t *testing.T, key *openpgp.Entity, msg string, files map[string]string) string {
 	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(r.work, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	repo, err := git.PlainOpen(r.work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddGlob("."); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "lecturer", Email: "lecturer@example.edu", When: time.Now()}
-	h, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig, SignKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.git(r.work, "push", "-q", "origin", "main")
-	return h.String()
+	h := r.CommitSigned(key, "test", "", msg, files)
+	r.Git("push", "-q", "origin", "main")
+	return h
 }
 
 // TestVerifiedHeads: with a keyring, a head signed by one of its keys is

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rensei-dev/rensei/test/lab"
+	"github.com/rensei-dev/rensei/test/lab/labtest"
 )
 
 // burstEnv is an environment of n members spread over the three lab sites
@@ -40,7 +40,7 @@ func burstEnv(n int) string {
 // commit, every host's latest report is on the status branch (none lost
 // or overwritten by another daemon's), and the branch passes git fsck.
 func TestThreeDaemonsOnLab(t *testing.T) {
-	st := lab.ForTest(t, 3)
+	st := labtest.ForTest(t, 3)
 	bin := buildRensei(t)
 	sites, err := os.ReadFile("../../site-configs/lab.jsonnet")
 	if err != nil {

@@ -1,13 +1,13 @@
 package examples_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
 
-	"github.com/rensei-dev/rensei/reconcile"
-	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -34,7 +34,11 @@ func BenchmarkLabCourse1000(b *testing.B) {
 	replace(springFile, "frontDoor='198.19.32.10'", "frontDoor='198.19.0.10'")
 	b.ReportAllocs()
 	for b.Loop() {
-		_, want, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Now: inSpring})
+		rev, err := engine.Load(context.Background(), engine.Source{FS: fsys}, nil, schema.Options{}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		want, err := rev.At(inSpring)
 		if err != nil {
 			b.Fatal(err)
 		}

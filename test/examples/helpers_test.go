@@ -19,8 +19,8 @@ import (
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/drivers/fake"
-	"github.com/rensei-dev/rensei/reconcile"
 	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/schema"
@@ -98,17 +98,24 @@ func edit(t *testing.T, fsys fstest.MapFS, file, old, new string) {
 // desire loads and places fsys at now.
 func desire(t *testing.T, fsys fs.FS, now time.Time) (*schema.Topology, *place.Desired) {
 	t.Helper()
-	topo, want, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Commit: "test", Now: now})
+	rev, err := engine.Load(context.Background(), engine.Source{FS: fsys, Commit: "test"}, nil, schema.Options{}, "")
 	if err != nil {
 		t.Fatalf("at %s: %v", now.Format(time.DateOnly), err)
 	}
-	return topo, want
+	want, err := rev.At(now)
+	if err != nil {
+		t.Fatalf("at %s: %v", now.Format(time.DateOnly), err)
+	}
+	return rev.Topology, want
 }
 
 // desireErr loads and places fsys at now and returns the error, failing when there is none.
 func desireErr(t *testing.T, fsys fs.FS, now time.Time) string {
 	t.Helper()
-	_, _, err := reconcile.Desire(fsys, schema.Options{}, place.Options{Now: now})
+	rev, err := engine.Load(context.Background(), engine.Source{FS: fsys}, nil, schema.Options{}, "")
+	if err == nil {
+		_, err = rev.At(now)
+	}
 	if err == nil {
 		t.Fatal("loaded without error")
 	}
@@ -161,7 +168,7 @@ func newWorld(want *place.Desired) *world {
 }
 
 func (w *world) plan(want *place.Desired) plan.Plan {
-	return plan.Compute(want, reconcile.Observe(context.Background(), w.drivers))
+	return plan.Compute(want, engine.Observe(context.Background(), w.drivers))
 }
 
 // converge applies want and checks that a second plan is empty.

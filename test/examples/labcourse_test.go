@@ -238,8 +238,8 @@ func TestLabCourseRosterChange(t *testing.T) {
 			old:  "s005,Emi Watanabe\n", new: "",
 			want: []string{
 				"delete container " + spring + "_ws_s005",
+				"keep volume " + spring + "_ws_s005_home",
 				frontDoor,
-				"skip volume " + spring + "_ws_s005_home",
 			},
 		},
 		{

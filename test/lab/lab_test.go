@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -24,6 +25,29 @@ func testOpts(t *testing.T, sites int) Options {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// freshLab is labtest.ForTest for this package's own tests (which cannot
+// import labtest): a new lab, removed when the test ends.
+func freshLab(t *testing.T, sites int) (*Status, Options) {
+	t.Helper()
+	if why := Missing(); why != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (CI=true: a missing prerequisite is a failure)", why)
+		}
+		t.Skip(why)
+	}
+	opts := testOpts(t, sites)
+	st, release, err := Fresh(t.Context(), opts)
+	t.Cleanup(func() {
+		if err := release(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, opts
 }
 
 func dockerOf(t *testing.T, s Site) *client.Client {
@@ -115,10 +139,9 @@ func assertNothingLeft(t *testing.T) {
 
 func TestLab(t *testing.T) {
 	start := time.Now()
-	st := ForTest(t, 2)
+	st, opts := freshLab(t, 2)
 	t.Logf("up, 2 sites, cold: %s", time.Since(start))
 	ctx := t.Context()
-	opts := testOpts(t, 2)
 
 	if len(st.Sites) != 2 {
 		t.Fatalf("up returned %d sites, want 2", len(st.Sites))
@@ -217,9 +240,8 @@ func TestLab(t *testing.T) {
 // namespace name deleted under a running dockerd. Up must repair it and
 // Down must remove it even when broken again.
 func TestRepairAndBrokenDown(t *testing.T) {
-	st := ForTest(t, 2)
+	st, opts := freshLab(t, 2)
 	ctx := t.Context()
-	opts := testOpts(t, 2)
 	b := siteNamedT(t, "site-b")
 	runSleeper(t, dockerOf(t, siteOf(t, st, "site-b")), "lab-sleeper-b", container.RestartPolicyUnlessStopped)
 
@@ -310,4 +332,13 @@ func TestSiteNames(t *testing.T) {
 	if _, err := (Options{Sites: MaxSites + 1}).withDefaults(); err == nil {
 		t.Error("9 sites accepted")
 	}
+}
+
+// testWriter sends the lab's log lines to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/drivers/docker"
+	"github.com/rensei-dev/rensei/drivers/netlink"
+	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// Hosts is the set of connected hosts of a topology, keyed "site/host".
+type Hosts struct {
+	Drivers map[string]drivers.Host
+	closers []func() error
+}
+
+// Only returns want restricted to the connected hosts: a command or
+// daemon limited to some hosts (--hosts) plans and applies only theirs.
+func (h *Hosts) Only(want *place.Desired) *place.Desired {
+	out := *want
+	out.Hosts = nil
+	for _, wh := range want.Hosts {
+		if _, ok := h.Drivers[wh.Key]; ok {
+			out.Hosts = append(out.Hosts, wh)
+		}
+	}
+	return &out
+}
+
+// Close releases every connection.
+func (h *Hosts) Close() error {
+	var errs []error
+	for _, c := range h.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// Connect builds the drivers of every host of the topology, or of the
+// hosts named in only ("site/host" or "host") when it is not empty.
+// Connecting does no I/O beyond opening clients: an unreachable host shows
+// up when it is probed, not here. Tunnels are managed only as root
+// (netlink needs CAP_NET_ADMIN); otherwise the host's Tunnels is nil.
+func Connect(topo *schema.Topology, only []string, log *slog.Logger) (*Hosts, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	out := &Hosts{Drivers: map[string]drivers.Host{}}
+	for _, s := range topo.Sites {
+		for _, h := range s.Hosts {
+			key := s.Name + "/" + h.Name
+			if len(only) > 0 && !slices.Contains(only, key) && !slices.Contains(only, h.Name) {
+				continue
+			}
+			dh, err := connectHost(key, h, log, out)
+			if err != nil {
+				out.Close()
+				return nil, err
+			}
+			out.Drivers[key] = dh
+		}
+	}
+	return out, nil
+}
+
+func connectHost(key string, h schema.Host, log *slog.Logger, out *Hosts) (drivers.Host, error) {
+	var tls *docker.TLSFiles
+	if h.TLS != nil {
+		tls = &docker.TLSFiles{CA: h.TLS.CA, Cert: h.TLS.Cert, Key: h.TLS.Key}
+	}
+	d, err := docker.New(h.Docker, tls, key, log)
+	if err != nil {
+		return drivers.Host{}, fmt.Errorf("host %s: docker %s: %w", key, h.Docker, err)
+	}
+	out.closers = append(out.closers, d.Close)
+	dh := d.Host()
+	if os.Geteuid() != 0 {
+		return dh, nil
+	}
+	tun, err := netlink.New(h.Netns, key, log)
+	if err != nil {
+		// A missing namespace is a host that is down, not a config error.
+		dh.Probe = func(context.Context) drivers.HostStatus {
+			return drivers.HostStatus{Error: fmt.Sprintf("host %s: netns %q: %v", key, h.Netns, err)}
+		}
+		return dh, nil
+	}
+	out.closers = append(out.closers, tun.Close)
+	dh.Tunnels = tun
+	dockerProbe := dh.Probe
+	dh.Probe = func(ctx context.Context) drivers.HostStatus {
+		st := dockerProbe(ctx)
+		if !st.Reachable || h.Underlay == "" {
+			return st
+		}
+		nl := tun.Probe(ctx, h.Underlay)
+		st.UnderlayFound, st.VXLAN = nl.UnderlayFound, nl.VXLAN
+		if !nl.Reachable {
+			st.Reachable, st.Error = false, nl.Error
+		}
+		return st
+	}
+	return dh, nil
+}

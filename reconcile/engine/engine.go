@@ -1,0 +1,120 @@
+// Package engine owns Rensei's reconcile pass and the steps around it:
+// loading a revision through an evaluator (in this process or in a child
+// process with bounds), its desired state at a time and the moments its
+// environments' windows open or close, connecting the hosts, observing
+// them, and the pass itself: observe → plan → guard → apply → plan again.
+// The command line and the daemon both run this one pass. It also holds
+// the policies that decide what may be deleted: the prune guard, and
+// which volumes `volumes prune` may remove.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+)
+
+// Options tune a pass.
+type Options struct {
+	// Scope keeps only the objects of this deployment scope (io.rensei.scope).
+	Scope string
+	// Guard, when set, vets the plan before anything is applied: it
+	// returns the plan to apply (it may drop steps), or an error that
+	// holds the whole plan (nothing is applied; Outcome.Held says why).
+	Guard func(p plan.Plan, obs plan.Observed) (plan.Plan, error)
+	// Confirm, when set, is asked before a plan with changes is applied;
+	// false leaves everything as it is (Outcome.Declined).
+	Confirm func(p plan.Plan) (bool, error)
+	Apply   apply.Options
+	Log     *slog.Logger
+}
+
+// Outcome is what a pass found and did.
+type Outcome struct {
+	// Observed is what the hosts held before the pass.
+	Observed plan.Observed
+	// Plan is what the pass set out to do (after the guard).
+	Plan plan.Plan
+	// Applied is what apply did; empty when nothing was applied.
+	Applied apply.Result
+	// Remaining is the plan computed again after apply: empty when every
+	// reachable host converged. It equals Plan when nothing was applied.
+	Remaining plan.Plan
+	// Held is why the guard held the plan; nothing was applied.
+	Held error
+	// Declined: Confirm said no; nothing was applied.
+	Declined bool
+}
+
+// Converged reports whether every host of the pass is converged now.
+func (o Outcome) Converged() bool { return o.Held == nil && !o.Declined && o.Remaining.Converged() }
+
+// Err summarises what went wrong, or nil: failed steps, hosts that did not
+// converge, unreachable hosts, a held plan.
+func (o Outcome) Err() error {
+	var errs []error
+	if o.Held != nil {
+		errs = append(errs, o.Held)
+	}
+	if err := o.Applied.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Held == nil && !o.Declined && !o.Remaining.Empty() && len(o.Applied.Failed) == 0 {
+		errs = append(errs, fmt.Errorf("not converged after apply: %d step(s) remain", o.Remaining.Changes()))
+	}
+	for _, u := range o.Remaining.Unreachable {
+		errs = append(errs, fmt.Errorf("%s: unreachable, skipped: %s", u.Host, u.Error))
+	}
+	return errors.Join(errs...)
+}
+
+// Plan observes the connected hosts and plans want for them, without
+// applying anything.
+func Plan(ctx context.Context, want *place.Desired, hosts *Hosts, scope string) (plan.Plan, plan.Observed) {
+	want = hosts.Only(want)
+	obs := ObserveScope(ctx, hosts.Drivers, scope)
+	return plan.Compute(want, obs), obs
+}
+
+// Pass is one reconcile pass over the connected hosts: observe, plan, let
+// the guard vet the plan, ask Confirm, apply (add before delete, bounded
+// parallelism, keep going past failures), then observe and plan again to
+// prove convergence. Hosts of want that are not connected are left out.
+// It never stops at the first problem; Outcome.Err summarises them.
+func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) Outcome {
+	want = hosts.Only(want)
+	var out Outcome
+	out.Observed = ObserveScope(ctx, hosts.Drivers, opts.Scope)
+	out.Plan = plan.Compute(want, out.Observed)
+	if opts.Guard != nil {
+		p, err := opts.Guard(out.Plan, out.Observed)
+		if err != nil {
+			out.Held, out.Remaining = err, out.Plan
+			return out
+		}
+		out.Plan = p
+	}
+	out.Remaining = out.Plan
+	if out.Plan.Empty() {
+		return out
+	}
+	if opts.Confirm != nil {
+		ok, err := opts.Confirm(out.Plan)
+		if err != nil || !ok {
+			out.Declined = true
+			out.Held = err
+			return out
+		}
+	}
+	if opts.Apply.Log == nil {
+		opts.Apply.Log = opts.Log
+	}
+	out.Applied, _ = apply.Apply(ctx, out.Plan, hosts.Drivers, opts.Apply)
+	out.Remaining = plan.Compute(want, ObserveScope(ctx, hosts.Drivers, opts.Scope))
+	return out
+}
