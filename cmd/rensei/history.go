@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -47,7 +48,7 @@ signatures are checked: "verified" or "unverified".`,
   rensei history . --env lecture --keyring team.asc --first-parent`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
 			path := "."
@@ -88,10 +89,7 @@ signatures are checked: "verified" or "unverified".`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			if output == render.JSON {
-				return render.WriteJSON(g.stdout, tl)
-			}
-			return render.Timeline(g.stdout, tl, opts.Now)
+			return render.Write(g.stdout, output, tl, func(w io.Writer) error { return render.Timeline(w, tl, opts.Now) })
 		},
 	}
 	f := cmd.Flags()
@@ -101,7 +99,7 @@ signatures are checked: "verified" or "unverified".`,
 	f.StringVar(&opts.Ref, "ref", "HEAD", "the config revision whose history is read")
 	f.BoolVar(&opts.FirstParent, "first-parent", false, "follow only first parents: changes as they landed on the branch")
 	f.StringVar(&keyring, "keyring", "", "verify OpenPGP commit signatures against this armored public keyring")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	f.StringArrayVar(&tlaStr, "tla-str", nil, "top-level argument KEY=VALUE (a string), for files that are functions")
 	f.StringArrayVar(&code, "tla-code", nil, "top-level argument KEY=CODE (Jsonnet code)")
 	f.DurationVar(&timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +25,7 @@ engine answers and its version, whether its underlay address is configured
 make VXLAN devices. Nothing is changed. Exit 1 when a host is unreachable.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
 			rev, _, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
@@ -33,12 +34,7 @@ make VXLAN devices. Nothing is changed. Exit 1 when a host is unreachable.`,
 			}
 			defer hosts.Close()
 			rows := engine.Probe(cmd.Context(), rev.Topology, hosts)
-			if output == render.JSON {
-				err = render.WriteJSON(g.stdout, rows)
-			} else {
-				err = render.Hosts(g.stdout, rows)
-			}
-			if err != nil {
+			if err := render.Write(g.stdout, output, rows, func(w io.Writer) error { return render.Hosts(w, rows) }); err != nil {
 				return err
 			}
 			var down []string
@@ -55,6 +51,6 @@ make VXLAN devices. Nothing is changed. Exit 1 when a host is unreachable.`,
 	}
 	cf.register(cmd)
 	hf.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text, json or yaml")
 	return cmd
 }

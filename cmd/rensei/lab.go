@@ -68,7 +68,7 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 		},
 	}
 	for _, c := range []*cobra.Command{up, status} {
-		c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+		c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	}
 	cmd.AddCommand(up, down, status)
 	return cmd

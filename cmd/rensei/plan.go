@@ -4,17 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rensei-dev/rensei/reconcile/compare"
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
-	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/render"
-	"github.com/rensei-dev/rensei/schema"
 )
 
 // hostFlags choose which hosts a command talks to.
@@ -70,7 +68,7 @@ Terraform.`,
 			if output == render.Markdown {
 				return fmt.Errorf("--output %q: markdown needs --base", output)
 			}
-			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
 			_, want, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
@@ -79,12 +77,7 @@ Terraform.`,
 			}
 			defer hosts.Close()
 			p, _ := engine.Plan(cmd.Context(), want, hosts, cf.scope)
-			if output == render.JSON {
-				err = render.WriteJSON(g.stdout, p)
-			} else {
-				err = render.Plan(g.stdout, p, colour(g.stdout))
-			}
-			if err != nil {
+			if err := render.Write(g.stdout, output, p, func(w io.Writer) error { return render.Plan(w, p, colour(w)) }); err != nil {
 				return err
 			}
 			// A host that could not be observed was not planned: nothing
@@ -104,7 +97,7 @@ Terraform.`,
 	}
 	cf.register(cmd)
 	hf.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json; with --base also markdown (a pull-request comment)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml; with --base also markdown (a pull-request comment)")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 without changes, 2 with changes, 1 on error")
 	cmd.Flags().StringVar(&base, "base", "", "compare revisions: the Git revision to compare from (branch, tag, commit, origin/main); no host is contacted")
 	cmd.Flags().StringVar(&head, "head", "", "with --base: the Git revision to compare to (default HEAD)")
@@ -134,7 +127,7 @@ func (rp revisionPlan) run(ctx context.Context, args []string) error {
 	case rp.cf.ref != "":
 		return errors.New("--ref and --base/--head exclude each other: give the revisions as --base and --head")
 	}
-	if err := render.CheckFormat(rp.output, render.Text, render.JSON, render.Markdown); err != nil {
+	if err := render.CheckFormat(rp.output, render.Text, render.JSON, render.YAML, render.Markdown); err != nil {
 		return err
 	}
 	if rp.head == "" {
@@ -156,115 +149,31 @@ func (rp revisionPlan) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := rp.side(ctx, repo, path, "base", rp.base, opts, now)
+	c, err := engine.CompareRevisions(ctx, repo, rp.base, rp.head, opts, rp.cf.scope, now)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	head, err := rp.side(ctx, repo, path, "head", rp.head, opts, now)
-	if err != nil {
-		return err
-	}
-
-	var c compare.Comment
-	var failed *revisionProblems
-	switch {
-	case head.problems != nil:
-		failed = &revisionProblems{side: "head", rev: head.rev, problems: head.problems}
-	case base.problems != nil:
-		failed = &revisionProblems{side: "base", rev: base.rev, problems: base.problems}
-	}
-	if failed != nil {
-		c = compare.NewComment(base.rev, head.rev, nil, failed.side, failed.problems)
-	} else {
-		d := compare.Compare(base.want, head.want)
-		c = compare.NewComment(base.rev, head.rev, &d, "", nil)
-	}
-
 	switch rp.output {
 	case render.Markdown:
-		if err := render.Comment(rp.g.stdout, c); err != nil {
-			return err
-		}
-	case render.JSON:
-		if err := render.WriteJSON(rp.g.stdout, c); err != nil {
-			return err
-		}
-		if failed != nil {
-			return exitError{code: 1} // the JSON says why
+		err = render.Comment(rp.g.stdout, c)
+	case render.JSON, render.YAML:
+		err = render.Write(rp.g.stdout, rp.output, c, nil)
+		if err == nil && c.Err() != nil {
+			return exitError{code: 1} // the data says why
 		}
 	default:
-		if failed == nil {
-			fmt.Fprintf(rp.g.stdout, "Comparing %s → %s in %s at %s; no host contacted.\n\n",
-				describe(base.rev), describe(head.rev), path, now.Format(time.RFC3339))
-			if err := render.Compare(rp.g.stdout, *c.Diff, colour(rp.g.stdout)); err != nil {
-				return err
-			}
+		if c.Err() == nil {
+			fmt.Fprintf(rp.g.stdout, "Comparing %s → %s in %s at %s; no host contacted.\n\n", c.Base, c.Head, path, now.Format(time.RFC3339))
+			err = render.Compare(rp.g.stdout, *c.Diff, colour(rp.g.stdout))
 		}
 	}
-	if failed != nil {
-		return *failed
-	}
-	if rp.detailed && !c.Diff.Empty() {
+	switch {
+	case err != nil:
+		return err
+	case c.Err() != nil:
+		return c.Err()
+	case rp.detailed && !c.Diff.Empty():
 		return exitError{code: 2}
 	}
 	return nil
 }
-
-// planSide is one evaluated revision: its desired state, or its problems.
-type planSide struct {
-	rev      compare.Revision
-	want     *place.Desired
-	problems schema.Problems
-}
-
-// side resolves and evaluates one revision. Configuration problems are
-// returned in the side; anything else (a revision that does not exist, a
-// corrupt repository) is an error naming the revision.
-func (rp revisionPlan) side(ctx context.Context, repo *gitrepo.Repo, path, which, ref string, opts schema.Options, now time.Time) (planSide, error) {
-	rev, err := repo.Resolve(ref)
-	if err != nil {
-		return planSide{}, fmt.Errorf("--%s: no such revision in %s: %w", which, path, err)
-	}
-	s := planSide{rev: compare.Revision{Ref: ref, Commit: rev.SHA()}}
-	src := engine.Source{Name: ref, FS: rev.FS, Commit: rev.SHA()}
-	var want *place.Desired
-	loaded, err := engine.Load(ctx, src, engine.InProcess{}, opts, rp.cf.scope)
-	if err == nil {
-		want, err = loaded.At(now)
-	}
-	var ps schema.Problems
-	switch {
-	case errors.As(err, &ps):
-		s.problems = ps
-	case err != nil:
-		return s, fmt.Errorf("%s revision %s: %w", which, describe(s.rev), err)
-	}
-	s.want = want
-	return s, nil
-}
-
-// describe names a revision: "origin/main (1a2b3c4d5e6f)".
-func describe(r compare.Revision) string {
-	if r.Commit != "" {
-		return r.Ref + " (" + gitrepo.Short(r.Commit) + ")"
-	}
-	return r.Ref
-}
-
-// revisionProblems are the configuration problems of one compared revision.
-type revisionProblems struct {
-	side     string
-	rev      compare.Revision
-	problems schema.Problems
-}
-
-func (e revisionProblems) Error() string {
-	n := len(e.problems)
-	s := "s"
-	if n == 1 {
-		s = ""
-	}
-	return fmt.Sprintf("%s revision %s: %d configuration problem%s:\n%s", e.side, describe(e.rev), n, s, e.problems.Error())
-}
-
-func (e revisionProblems) Unwrap() error { return e.problems }

@@ -121,7 +121,7 @@ func TestPlanRevisions(t *testing.T) {
 		{"base invalid", []string{"--base", "broken", "--head", "main"}, 1,
 			nil, []string{"base revision broken ("}, nil},
 		{"missing base", []string{"--base", "nosuch", "--head", "main"}, 1,
-			nil, []string{`--base: no such revision in `, `revision "nosuch"`}, nil},
+			nil, []string{`--base: no such revision: `, `revision "nosuch"`}, nil},
 		{"missing head", []string{"--base", "main", "--head", "nosuch/branch"}, 1,
 			nil, []string{`--head: no such revision`, `"nosuch/branch"`}, nil},
 		{"head defaults to HEAD", []string{"--base", "image"}, 0,
@@ -131,7 +131,7 @@ func TestPlanRevisions(t *testing.T) {
 		{"head without base", []string{"--head", "main"}, 1, nil, []string{"--head needs --base"}, nil},
 		{"ref with base", []string{"--base", "main", "--ref", "main"}, 1, nil, []string{"--ref and --base/--head exclude each other"}, nil},
 		{"hosts with base", []string{"--base", "main", "--hosts", "campus/h0"}, 1, nil, []string{"contacts no host"}, nil},
-		{"bad output", []string{"--base", "main", "-o", "yaml"}, 1, nil, []string{`--output "yaml"`}, nil},
+		{"bad output", []string{"--base", "main", "-o", "xml"}, 1, nil, []string{`--output "xml"`}, nil},
 		{"markdown without base", []string{"-o", "markdown"}, 1, nil, []string{"markdown needs --base"}, nil},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -27,7 +28,7 @@ failed, unreachable, or a refused or held revision; what drifted; since
 when; and at which config commit. --repo defaults to the current directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
 			if rf.repo == "" {
@@ -56,13 +57,10 @@ when; and at which config commit. --repo defaults to the current directory.`,
 			if err != nil {
 				fmt.Fprintf(g.stderr, "rensei: status branch %s: %v\n", rf.statusBranch, err)
 			}
-			if output == render.JSON {
-				return render.WriteJSON(g.stdout, reports)
-			}
-			return render.Reports(g.stdout, reports, time.Now())
+			return render.Write(g.stdout, output, reports, func(w io.Writer) error { return render.Reports(w, reports, time.Now()) })
 		},
 	}
 	rf.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }

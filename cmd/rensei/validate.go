@@ -25,7 +25,7 @@ problem is reported in one run with its file and line. Exit 1 when there is
 any.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
 			now, err := cf.now()
@@ -45,8 +45,8 @@ any.`,
 					}
 				}
 			}
-			if output == render.JSON {
-				return validateJSON(g, err)
+			if output != render.Text {
+				return validateData(g, output, err)
 			}
 			if err != nil {
 				return err
@@ -57,11 +57,12 @@ any.`,
 		},
 	}
 	cf.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text, json or yaml")
 	return cmd
 }
 
-func validateJSON(g *globals, err error) error {
+// validateData writes the verdict as data (JSON or YAML); exit 1 when invalid.
+func validateData(g *globals, output string, err error) error {
 	out := struct {
 		Valid    bool            `json:"valid"`
 		Problems schema.Problems `json:"problems"`
@@ -79,7 +80,7 @@ func validateJSON(g *globals, err error) error {
 			out.Error = err.Error()
 		}
 	}
-	if encErr := render.WriteJSON(g.stdout, out); encErr != nil {
+	if encErr := render.Write(g.stdout, output, out, nil); encErr != nil {
 		return encErr
 	}
 	if err != nil {

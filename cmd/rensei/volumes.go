@@ -47,7 +47,7 @@ the host (running or not) that mount it now. Exit 1 when a host could not
 be listed; the others are shown.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := render.CheckFormat(output, render.Text, render.JSON); err != nil {
+			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
 			_, want, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
@@ -56,12 +56,7 @@ be listed; the others are shown.`,
 			}
 			defer hosts.Close()
 			scan := engine.ScanVolumes(cmd.Context(), want, hosts, cf.scope, env)
-			if output == render.JSON {
-				err = render.WriteJSON(g.stdout, scan)
-			} else {
-				err = render.Volumes(g.stdout, scan.Volumes)
-			}
-			if err != nil {
+			if err := render.Write(g.stdout, output, scan, func(w io.Writer) error { return render.Volumes(w, scan.Volumes) }); err != nil {
 				return err
 			}
 			return scan.Err()
@@ -70,7 +65,7 @@ be listed; the others are shown.`,
 	cf.register(cmd)
 	hf.register(cmd)
 	cmd.Flags().StringVar(&env, "env", "", "only volumes of this environment")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }
 

@@ -79,23 +79,5 @@ func when(t time.Time) string {
 // renames finds what looks like a rename between the two revisions, by
 // content only (change.Renames): the same detector the live plan uses.
 func renames(base, head *place.Desired) []change.Rename {
-	inventory := func(d *place.Desired) *change.Inventory {
-		in := change.NewInventory()
-		for _, e := range d.Environments {
-			in.Declare(e.Name)
-		}
-		for _, h := range d.Hosts {
-			for _, c := range h.Containers {
-				in.AddContainer(c.Labels)
-			}
-			for _, n := range h.Networks {
-				in.AddNetwork(n.Labels)
-			}
-			for _, v := range h.Volumes {
-				in.AddVolume(v.Labels)
-			}
-		}
-		return in
-	}
-	return change.Renames(inventory(base), inventory(head))
+	return change.Renames(base.Inventory(), head.Inventory())
 }

@@ -12,10 +12,11 @@ import (
 	"fmt"
 	"time"
 
+	"io/fs"
+
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"io/fs"
 )
 
 // ErrNotFound: no such revision or branch in the repository.
@@ -92,7 +93,10 @@ func resolve(repo *git.Repository, rev string) (Revision, error) {
 			hash, err = h, nil
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		return Revision{}, fmt.Errorf("revision %q: %w", rev, ErrNotFound)
+	case err != nil:
 		return Revision{}, fmt.Errorf("revision %q: %w: %v", rev, ErrNotFound, err)
 	}
 	c, err := repo.CommitObject(*hash)

@@ -3,7 +3,6 @@ package gitrepo_test
 import (
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,38 +14,31 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/schema"
+	"github.com/rensei-dev/rensei/test/gittest"
 )
 
 // gitRepo copies the quickstart into a new Git repository and commits it.
 func gitRepo(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatal("git is required")
+	r := gittest.New(t)
+	files := map[string]string{
+		// A roster in lib/ exercises importstr through the tree importer.
+		"lib/roster.txt":                    "ann\nbob\n",
+		"environments/extra/roster.jsonnet": "local r = importstr 'roster.txt';\n{ name: 'extra', groups: [{ name: 'g', image: 'rensei/busybox:latest', members: std.filter(function(x) x != '', std.split(r, '\\n')) }] }\n",
 	}
-	dir := t.TempDir()
 	err := fs.WalkDir(examples.Quickstart(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		data, err := fs.ReadFile(examples.Quickstart(), p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, p), data, 0o644)
+		files[p] = string(data)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A roster in lib/ exercises importstr through the tree importer.
-	write(t, dir, "lib/roster.txt", "ann\nbob\n")
-	write(t, dir, "environments/extra/roster.jsonnet", "local r = importstr 'roster.txt';\n{ name: 'extra', groups: [{ name: 'g', image: 'rensei/busybox:latest', members: std.filter(function(x) x != '', std.split(r, '\\n')) }] }\n")
-	git(t, dir, "init", "-q", "-b", "main")
-	git(t, dir, "add", ".")
-	git(t, dir, "commit", "-q", "-m", "quickstart")
-	return dir
+	r.Commit("quickstart", files)
+	return r.Dir
 }
 
 func write(t *testing.T, dir, name, body string) {
@@ -61,13 +53,7 @@ func write(t *testing.T, dir, name, body string) {
 
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.org"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Run(t, dir, args...)
 }
 
 // TestDirectoryAndRevisionAgree proves that loading a directory and loading

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/change"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -79,6 +80,27 @@ func (d *Desired) Env(name string) (EnvStatus, bool) {
 		}
 	}
 	return EnvStatus{}, false
+}
+
+// Inventory is what the desired state holds, for finding renames: every
+// environment (active or not) and every container, network and volume.
+func (d *Desired) Inventory() *change.Inventory {
+	in := change.NewInventory()
+	for _, e := range d.Environments {
+		in.Declare(e.Name)
+	}
+	for _, h := range d.Hosts {
+		for _, c := range h.Containers {
+			in.AddContainer(c.Labels)
+		}
+		for _, n := range h.Networks {
+			in.AddNetwork(n.Labels)
+		}
+		for _, v := range h.Volumes {
+			in.AddVolume(v.Labels)
+		}
+	}
+	return in
 }
 
 // Place computes the desired state of every host. It returns

@@ -43,9 +43,10 @@ func (hp *hostPlanner) gone(labels map[string]string, what string) (change.Code,
 }
 
 // renames finds what looks like a rename between what is live and what is
-// wanted, by content only (change.Renames).
+// wanted, by content only (change.Renames): the same detector the
+// comparison of two revisions uses.
 func renames(want *place.Desired, have Observed) []change.Rename {
-	before, after := change.NewInventory(), change.NewInventory()
+	before := change.NewInventory()
 	for _, st := range have {
 		if st.Err != nil {
 			continue
@@ -60,19 +61,5 @@ func renames(want *place.Desired, have Observed) []change.Rename {
 			before.AddVolume(v.Labels)
 		}
 	}
-	for _, e := range want.Environments {
-		after.Declare(e.Name)
-	}
-	for _, h := range want.Hosts {
-		for _, c := range h.Containers {
-			after.AddContainer(c.Labels)
-		}
-		for _, n := range h.Networks {
-			after.AddNetwork(n.Labels)
-		}
-		for _, v := range h.Volumes {
-			after.AddVolume(v.Labels)
-		}
-	}
-	return change.Renames(before, after)
+	return change.Renames(before, want.Inventory())
 }

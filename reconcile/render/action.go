@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/rensei-dev/rensei/reconcile/change"
 )
 
@@ -91,4 +93,28 @@ func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// WriteYAML writes v as YAML, with the same field names as its JSON.
+func WriteYAML(w io.Writer, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// Write writes v in format: JSON, YAML, or text (the view text draws).
+// An unknown format is an error; nothing is written.
+func Write(w io.Writer, format string, v any, text func(io.Writer) error) error {
+	switch format {
+	case JSON:
+		return WriteJSON(w, v)
+	case YAML:
+		return WriteYAML(w, v)
+	case Text:
+		return text(w)
+	}
+	return CheckFormat(format, Text, JSON, YAML)
 }
