@@ -81,10 +81,10 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
-// isTerminal reports whether w is a character device (and NO_COLOR unset
-// for colour decisions is checked by colour).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether the reader or writer is a character device
+// (colour additionally checks NO_COLOR and TERM).
+func isTerminal(rw any) bool {
+	f, ok := rw.(*os.File)
 	if !ok {
 		return false
 	}

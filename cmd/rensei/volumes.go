@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +113,7 @@ nothing. Unlisted hosts are reported and skipped.`,
 				return scan.Err()
 			}
 			if !yes {
-				if !isTerminalReader(cmd.InOrStdin()) {
+				if !isTerminal(cmd.InOrStdin()) {
 					return fmt.Errorf("standard input is not a terminal: pass --yes to delete %d volume(s) unattended; nothing was deleted", len(doomed))
 				}
 				fmt.Fprintf(g.stdout, "Delete %d volume(s) and all their data? Only 'yes' is accepted: ", len(doomed))
@@ -158,14 +157,4 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, errors.New("want a duration such as 720h or 30d")
 	}
 	return d, nil
-}
-
-// isTerminalReader reports whether r is a terminal (a character device).
-func isTerminalReader(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -89,18 +89,13 @@ type Entry struct {
 
 // Commit is a config commit and what it changed.
 type Commit struct {
-	Hash       string    `json:"hash"`
-	Author     string    `json:"author"`
-	Email      string    `json:"email"`
-	AuthorTime time.Time `json:"authorTime"`
-	Committer  string    `json:"committer"`
+	gitrepo.Commit
 	// Signature is Unsigned, Signed, Verified or Unverified.
 	Signature string `json:"signature"`
 	// SignedBy names the verifying key: "Name <email> (key ID)".
 	SignedBy string `json:"signedBy,omitempty"`
 	// SignatureError says why a signature did not verify.
 	SignatureError string `json:"signatureError,omitempty"`
-	Message        string `json:"message"`
 	Merge          bool   `json:"merge,omitempty"`
 	// Envs are the environments whose desired state it changed.
 	Envs []string `json:"envs"`
@@ -329,10 +324,8 @@ func (ev *evaluator) valid(hash string) (*gitrepo.Commit, error) {
 
 // describe describes one commit: who, when, signature, and what it changed.
 func (ev *evaluator) describe(c gitrepo.Commit) (*Commit, error) {
-	out := &Commit{
-		Hash: c.Hash, Author: c.Author, Email: c.Email, AuthorTime: c.AuthorTime,
-		Committer: c.Committer, Message: strings.TrimRight(c.Message, "\n"), Merge: len(c.Parents) > 1, Envs: []string{},
-	}
+	out := &Commit{Commit: c, Merge: len(c.Parents) > 1, Envs: []string{}}
+	out.Message = strings.TrimRight(c.Message, "\n")
 	ev.signature(c, out)
 	at := c.CommitTime
 	e, err := ev.eval(c.Hash)

@@ -300,25 +300,27 @@ func downSite(ctx context.Context, s site) error {
 // as after a reboot: containers with a restart policy start again, others
 // stay exited. Stopping a stopped site is not an error.
 func StopSite(ctx context.Context, opts Options, name string) error {
-	o, err := opts.withDefaults()
-	if err != nil {
-		return err
-	}
-	s, err := siteNamed(o, name)
+	_, s, err := opts.site(name)
 	if err != nil {
 		return err
 	}
 	return stopDockerd(ctx, s, false, false)
 }
 
+// site returns the options with their defaults and the site of that name.
+func (opts Options) site(name string) (Options, site, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return o, site{}, err
+	}
+	s, err := siteNamed(o, name)
+	return o, s, err
+}
+
 // StartSite brings one site back: it repairs the namespace, link and dockerd
 // like Up does for that site, and waits until the engine answers.
 func StartSite(ctx context.Context, opts Options, name string) error {
-	o, err := opts.withDefaults()
-	if err != nil {
-		return err
-	}
-	s, err := siteNamed(o, name)
+	o, s, err := opts.site(name)
 	if err != nil {
 		return err
 	}
