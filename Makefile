@@ -7,8 +7,10 @@ PKGS := ./...
 # machine; -p 1 runs test packages one at a time so they never compete.
 TESTFLAGS ?= -count=1 -p 1 -timeout 45m
 FUZZTIME ?= 20s
+# Where make release writes its artifacts.
+DIST ?= dist
 # Debian packages the tests and the lab need.
-APT_PACKAGES := busybox-static iproute2 util-linux git iputils-ping
+APT_PACKAGES := busybox-static iproute2 util-linux git iputils-ping mmdebstrap
 
 .PHONY: help
 help: ## list the targets
@@ -28,12 +30,13 @@ build: ## build bin/rensei
 	$(GO) build -o $(BIN) ./cmd/rensei
 
 .PHONY: images
-images: deps ## build rensei/busybox:latest FROM scratch around busybox-static
+images: deps ## build the images: rensei/busybox (FROM scratch), the Debian base (mmdebstrap) and every images/* on it
 	$(GO) run ./test/images/build
+	$(GO) run ./images/build
 
 .PHONY: run
 run: images build ## converge this machine's Docker engine to the embedded quickstart
-	d=$$(mktemp -d) && cd $$d && $(CURDIR)/$(BIN) apply --yes; rc=$$?; rmdir $$d; exit $$rc
+	$(BIN) apply --yes --example quickstart
 
 .PHONY: test
 test: images ## every test: unit, golden, fuzz (briefly), Docker integration, multi-site lab end to end
@@ -67,6 +70,10 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	$$($(GO) env GOPATH)/bin/staticcheck $(PKGS)
+
+.PHONY: release
+release: ## static binaries (linux amd64, arm64), .deb packages, the FROM-scratch image and SHA256SUMS into $(DIST)/
+	DIST=$(DIST) GO=$(GO) NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 bash packaging/release.sh
 
 .PHONY: clean
 clean: ## remove build output (not Docker objects: use rensei apply on an empty config)

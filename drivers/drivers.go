@@ -12,6 +12,7 @@ package drivers
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // Sentinel errors. Backends wrap them with %w so callers use errors.Is.
@@ -43,6 +44,9 @@ const (
 	// mounts by logical name), so a rename can be told from an unrelated
 	// removal and creation by content alone.
 	LabelContent = "io.rensei.content"
+	// LabelSecrets is a keyed digest of the secret values a container
+	// uses (never a value): a rotation changes it and the spec hash.
+	LabelSecrets = "io.rensei.secrets"
 	LabelCommit  = "io.rensei.commit"
 	// LabelScope separates Rensei deployments sharing one Docker engine
 	// (e.g. two departments, or parallel test runs): a pass observes and
@@ -52,6 +56,23 @@ const (
 
 // AliasPrefix starts the alias of every Linux interface Rensei owns.
 const AliasPrefix = "rensei:"
+
+// TunnelOwner is a tunnel's owner, stored in its alias after AliasPrefix:
+// "<env>/<network>" in the default scope, "<scope>:<env>/<network>" in others.
+func TunnelOwner(scope, id string) string {
+	if scope == "" {
+		return id
+	}
+	return scope + ":" + id
+}
+
+// SplitOwner returns the scope and the "<env>/<network>" of a tunnel owner.
+func SplitOwner(owner string) (scope, id string) {
+	if s, rest, ok := strings.Cut(owner, ":"); ok {
+		return s, rest
+	}
+	return "", owner
+}
 
 // Containers manages the containers Rensei owns on one host.
 type Containers interface {
@@ -103,6 +124,32 @@ type Tunnels interface {
 type VolumeMounts interface {
 	// MountedBy maps volume name → names of the containers that mount it.
 	MountedBy(ctx context.Context) (map[string][]string, error)
+}
+
+// Owner says who holds a name on a host: an object Rensei manages (and of
+// which deployment scope), or one it does not.
+type Owner struct {
+	Managed bool   `json:"managed"`
+	Scope   string `json:"scope,omitempty"`
+}
+
+// String is "not managed by Rensei" or "deployment <scope>".
+func (o Owner) String() string {
+	switch {
+	case !o.Managed:
+		return "not managed by Rensei"
+	case o.Scope == "":
+		return "the default deployment"
+	}
+	return "deployment " + o.Scope
+}
+
+// Names is implemented by network and volume drivers that can list the
+// name of every object on the host, Rensei's or not, with its owner, in
+// one call: a plan must not make a container join a network or mount a
+// volume that exists and is not its deployment's.
+type Names interface {
+	Names(ctx context.Context) (map[string]Owner, error)
 }
 
 // TunnelBulkDeleter is implemented by tunnel drivers that delete many

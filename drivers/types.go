@@ -17,6 +17,19 @@ type ContainerSpec struct {
 	Mounts   []Mount           `json:"mounts,omitempty"`
 	Files    []File            `json:"files,omitempty"`
 	Ports    []PortBinding     `json:"ports,omitempty"`
+	Security Security          `json:"security"`
+}
+
+// Security is what every container gets whatever its group says; only the
+// deployment's policy sets it.
+type Security struct {
+	// PidsLimit bounds the processes of the container (0: none).
+	PidsLimit int64 `json:"pidsLimit,omitempty"`
+	// NoNewPrivileges: setuid binaries and file capabilities grant nothing.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// LogMaxSize ("10m") and LogMaxFiles rotate the json-file log.
+	LogMaxSize  string `json:"logMaxSize,omitempty"`
+	LogMaxFiles int    `json:"logMaxFiles,omitempty"`
 }
 
 // SpecHash returns the io.rensei.spec-hash label of the spec.
@@ -43,11 +56,13 @@ type File struct {
 	Mode    int64  `json:"mode"`
 }
 
-// PortBinding publishes a container port on the host.
+// PortBinding publishes a container port on the host, on one address.
 type PortBinding struct {
 	Container int    `json:"container"`
 	Host      int    `json:"host,omitempty"`
 	Protocol  string `json:"protocol"`
+	// HostIP is the host address the port is bound to; never all interfaces.
+	HostIP string `json:"hostIp,omitempty"`
 }
 
 // Container is an owned container as observed.

@@ -57,8 +57,9 @@ func Load(fsys fs.FS, opts Options) (*Topology, error) {
 }
 
 type loader struct {
-	opts       Options
-	siteFailed bool // a site file did not evaluate or decode
+	opts         Options
+	siteFailed   bool // a site file did not evaluate or decode
+	policyFailed bool // a policy file did not decode
 	im         *importer
 	vm         *jsonnet.VM
 	problems   Problems
@@ -97,6 +98,7 @@ func (l *loader) load(fsys fs.FS) *Topology {
 		}
 	}
 	l.siteFailed = len(l.problems) > 0
+	topo.Policy = l.loadPolicy(fsys)
 	for _, f := range envFiles {
 		for _, raw := range l.evaluate(f) {
 			var e Environment
@@ -107,6 +109,54 @@ func (l *loader) load(fsys fs.FS) *Topology {
 		}
 	}
 	return topo
+}
+
+// loadPolicy reads policy/*.jsonnet: each file yields a policy object (or
+// an array of them) with some of its fields; tenants add up, the
+// deployment and the defaults may be given once. Without policy files it
+// returns DefaultPolicy.
+func (l *loader) loadPolicy(fsys fs.FS) *Policy {
+	files, _ := fs.Glob(fsys, "policy/*.jsonnet")
+	if len(files) == 0 {
+		return DefaultPolicy()
+	}
+	sort.Strings(files)
+	out := &Policy{}
+	for _, f := range files {
+		for _, raw := range l.evaluate(f) {
+			var p Policy
+			if !l.decode(f, raw, &p) {
+				l.policyFailed = true
+				continue
+			}
+			src := Source{File: f, Line: findLine(l.im.source(f), "deployment", "tenants", "defaults")}
+			if p.Deployment != "" {
+				if out.Deployment != "" {
+					l.problems = append(l.problems, Problem{File: f, Line: src.Line, Msg: fmt.Sprintf("policy: deployment %q is also given by %s", p.Deployment, out.Source.File)})
+				}
+				out.Deployment, out.Source = p.Deployment, src
+			}
+			if p.Defaults != (Defaults{}) {
+				if out.Defaults != (Defaults{}) {
+					l.problems = append(l.problems, Problem{File: f, Line: src.Line, Msg: "policy: defaults are given in more than one file"})
+				}
+				out.Defaults = p.Defaults
+			}
+			for _, t := range p.Tenants {
+				t.Source = Source{File: f, Line: findLine(l.im.source(f), t.Name, "name")}
+				out.Tenants = append(out.Tenants, t)
+			}
+			if out.Source.File == "" {
+				out.Source = src
+			}
+		}
+	}
+	if len(out.Tenants) == 0 {
+		// A policy that only names the deployment or sets defaults keeps
+		// the one default tenant.
+		out.Tenants = DefaultPolicy().Tenants
+	}
+	return out
 }
 
 // newVM makes the one VM used for every file of a revision, so imports are

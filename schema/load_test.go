@@ -13,7 +13,7 @@ const siteA = `
 local r = import 'rensei.libsonnet';
 [
   r.site('campus', [r.host('h1', underlay='198.18.0.1', capacity={ cpus: 4, memory: '4Gi' })]),
-  r.site('cloud', [r.host('h1', docker='tcp://cloud.example:2376', underlay='198.18.0.2')]),
+  r.site('cloud', [r.host('h1', docker='tcp://cloud.example:2376', underlay='198.18.0.2', insecure=true)]),
 ]
 `
 

@@ -9,6 +9,12 @@ package schema
 type Topology struct {
 	Sites        []Site        `json:"sites"`
 	Environments []Environment `json:"environments"`
+	// Policy is IT's policy (policy/*.jsonnet), or DefaultPolicy when the
+	// repository has none. Never nil after Load.
+	Policy *Policy `json:"policy,omitempty"`
+	// Warnings are what is allowed but worth saying (an engine reached
+	// without TLS); each names its file and line.
+	Warnings Problems `json:"warnings,omitempty"`
 }
 
 // Site is a place with Docker hosts: a campus, a cloud region, an emulated lab site.
@@ -27,6 +33,9 @@ type Host struct {
 	Docker string `json:"docker"`
 	// TLS names the client certificate files for a tcp endpoint.
 	TLS *TLS `json:"tls,omitempty"`
+	// Insecure allows a tcp:// endpoint without TLS: anyone on the path
+	// can run containers as root on the host. It is warned about.
+	Insecure bool `json:"insecure,omitempty"`
 	// Underlay is the host's VXLAN endpoint address.
 	Underlay string `json:"underlay"`
 	// Netns is the network namespace the host's interfaces live in (emulated
@@ -34,6 +43,11 @@ type Host struct {
 	Netns    string            `json:"netns,omitempty"`
 	Capacity *Capacity         `json:"capacity,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// Publish is the host address published ports bind to (the address
+	// users reach); default 127.0.0.1, never all interfaces.
+	Publish string `json:"publish,omitempty"`
+	// LANs are the host's own networks (CIDRs); no overlay may overlap them.
+	LANs []string `json:"lans,omitempty"`
 }
 
 // TLS holds the paths of the client certificate files for a tcp Docker endpoint.

@@ -6,8 +6,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-
-	"github.com/distribution/reference"
 )
 
 // Limits on names. Docker names (containers, networks, volumes) are built
@@ -23,6 +21,8 @@ const (
 	MaxDockerName   = 128
 	MaxVNI          = 1<<24 - 1
 	MaxReplicas     = 10000
+	MaxCPUs         = 1024
+	MinMemory       = 6 << 20
 	MaxHostBlocks   = 4096
 	DefaultMTU      = 1450
 	DefaultRestart  = "unless-stopped"
@@ -76,15 +76,26 @@ type validator struct {
 	r     *reporter
 	topo  *Topology
 	sites map[string]*Site
+	// aliases are the hostnames answered on each network of the
+	// environment being checked: "network/name" → group.
+	aliases map[string]string
+	// reserved are the ranges no overlay may overlap: every host's
+	// underlay address and declared LANs.
+	reserved []reservedRange
 }
 
 func (v *validator) run() error {
 	v.sites = map[string]*Site{}
+	if v.topo.Policy == nil {
+		v.topo.Policy = DefaultPolicy()
+	}
 	underlays := map[string]string{}
+	endpoints := map[string]string{}
 	for i := range v.topo.Sites {
 		s := &v.topo.Sites[i]
-		v.site(s, underlays)
+		v.site(s, underlays, endpoints)
 	}
+	v.policy(v.topo.Policy)
 	envs := map[string]bool{}
 	vnis := map[int]string{}
 	for i := range v.topo.Environments {
@@ -96,12 +107,26 @@ func (v *validator) run() error {
 			v.r.at(e.Source, "environments", []string{e.Name}, nil, "environment %q is defined twice", e.Name)
 		}
 		envs[e.Name] = true
-		v.env(e, vnis)
+		t := v.topo.Policy.TenantOf(e)
+		if t == nil {
+			v.r.at(e.Source, "environments", []string{e.Name}, nil,
+				"environment %q (%s) belongs to no tenant of the policy (%s): add its file to a tenant's paths or its name to a tenant's environments",
+				e.Name, e.Source.File, policyFiles(v.topo.Policy))
+		}
+		v.env(e, t, vnis)
 	}
 	return v.r.out.Err()
 }
 
-func (v *validator) site(s *Site, underlays map[string]string) {
+// policyFiles names where the policy is, for messages.
+func policyFiles(p *Policy) string {
+	if p.Source.File == "" {
+		return "policy/*.jsonnet"
+	}
+	return p.Source.File
+}
+
+func (v *validator) site(s *Site, underlays, endpoints map[string]string) {
 	at := func(needles []string, format string, args ...any) {
 		v.r.at(s.Source, "sites."+s.Name, []string{s.Name}, needles, "site %q: "+format, append([]any{s.Name}, args...)...)
 	}
@@ -137,12 +162,41 @@ func (v *validator) site(s *Site, underlays map[string]string) {
 		if h.TLS != nil && scheme != "tcp" {
 			hat([]string{"tls"}, "tls is only for tcp:// endpoints")
 		}
+		if scheme == "tcp" && h.TLS == nil {
+			if !h.Insecure {
+				hat([]string{h.Docker}, "docker endpoint %s has no tls: anyone on the path could run containers as root; give tls files, or insecure: true to accept that", h.Docker)
+			} else {
+				src := s.Source
+				src.Line = locate(v.r.sources[s.Source.File], []string{s.Name, h.Name}, []string{h.Docker})
+				v.topo.Warnings = append(v.topo.Warnings, Problem{File: src.File, Line: src.Line,
+					Msg: fmt.Sprintf("site %q: host %q: docker endpoint %s without TLS (insecure: true): anyone on the path can run containers as root", s.Name, h.Name, h.Docker)})
+			}
+		}
+		if other, dup := endpoints[h.Docker]; dup && h.Docker != "" {
+			hat([]string{h.Docker}, "docker endpoint %s is also host %s: one engine would be applied twice, each host's plan deleting the other's containers", h.Docker, other)
+		}
+		endpoints[h.Docker] = s.Name + "/" + h.Name
+		if h.Publish != "" {
+			if a, err := netip.ParseAddr(h.Publish); err != nil || !a.Is4() || a.IsUnspecified() {
+				hat([]string{h.Publish}, "publish %q: want one IPv4 address of the host (never 0.0.0.0: all interfaces)", h.Publish)
+			}
+		}
+		for _, lan := range h.LANs {
+			p, err := netip.ParsePrefix(lan)
+			if err != nil || !p.Addr().Is4() {
+				hat([]string{lan}, "lans: %q is not an IPv4 CIDR", lan)
+				continue
+			}
+			v.reserved = append(v.reserved, reservedRange{p.Masked(), fmt.Sprintf("the LAN %s of host %s/%s", p.Masked(), s.Name, h.Name)})
+		}
 		if h.Underlay != "" {
 			a, err := netip.ParseAddr(h.Underlay)
 			if err != nil || !a.Is4() {
 				hat([]string{h.Underlay}, "underlay %q is not an IPv4 address", h.Underlay)
 			} else if other, dup := underlays[h.Underlay]; dup {
 				hat([]string{h.Underlay}, "underlay %s is also used by %s", h.Underlay, other)
+			} else {
+				v.reserved = append(v.reserved, reservedRange{netip.PrefixFrom(a, 32), fmt.Sprintf("the underlay address %s of host %s/%s", a, s.Name, h.Name)})
 			}
 			underlays[h.Underlay] = s.Name + "/" + h.Name
 		}
@@ -160,7 +214,8 @@ func (v *validator) site(s *Site, underlays map[string]string) {
 	}
 }
 
-func (v *validator) env(e *Environment, vnis map[int]string) {
+func (v *validator) env(e *Environment, t *Tenant, vnis map[int]string) {
+	v.aliases = map[string]string{}
 	at := func(needles []string, format string, args ...any) {
 		v.r.at(e.Source, "environments."+e.Name, []string{e.Name}, needles, "environment %q: "+format, append([]any{e.Name}, args...)...)
 	}
@@ -197,6 +252,9 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 			nat([]string{n.Subnet}, "%v", err)
 		} else {
 			p := netip.MustParsePrefix(n.Subnet)
+			if why := v.subnetClash(p, t); why != "" {
+				nat([]string{n.Subnet}, "subnet %s %s", p, why)
+			}
 			for _, o := range subnets {
 				if o.p.Overlaps(p) {
 					nat([]string{n.Subnet}, "subnet %s overlaps network %q (%s)", p, o.name, o.p)
@@ -230,115 +288,7 @@ func (v *validator) env(e *Environment, vnis map[int]string) {
 			at([]string{g.Name}, "group %q: defined twice", g.Name)
 		}
 		groups[g.Name] = true
-		v.group(e, g, nets, statics)
-	}
-}
-
-func (v *validator) group(e *Environment, g *Group, nets map[string]*Network, statics map[string]string) {
-	at := func(needles []string, format string, args ...any) {
-		v.r.at(e.Source, "environments."+e.Name+".groups."+g.Name, []string{e.Name, "groups", g.Name}, needles,
-			"environment %q: group %q: "+format, append([]any{e.Name, g.Name}, args...)...)
-	}
-	if msg := validName(g.Name, MaxObjectName); msg != "" {
-		at(nil, "%s", msg)
-	}
-	if g.Image == "" {
-		at([]string{"image"}, "image is empty")
-	} else if _, err := reference.ParseNormalizedNamed(g.Image); err != nil {
-		at([]string{g.Image}, "image %q: %v", g.Image, err)
-	}
-	switch {
-	case g.Replicas < 0:
-		at([]string{"replicas"}, "replicas %d is negative", g.Replicas)
-	case g.Replicas > MaxReplicas:
-		at([]string{"replicas"}, "replicas %d is more than %d", g.Replicas, MaxReplicas)
-	case g.Replicas > 0 && len(g.Members) > 0:
-		at([]string{"replicas", "members"}, "replicas and members are mutually exclusive")
-	}
-	seen := map[string]bool{}
-	for _, m := range g.Members {
-		if msg := validName(m, MaxObjectName); msg != "" {
-			at([]string{m}, "member: %s", msg)
-		} else if seen[m] {
-			at([]string{m}, "member %q is listed twice", m)
-		}
-		seen[m] = true
-	}
-	for _, inst := range g.Instances() {
-		if host := g.Name + "-" + inst; len(host) > MaxHostnameLen {
-			at([]string{inst}, "hostname %q is longer than %d bytes", host, MaxHostnameLen)
-		}
-		if name := e.Name + "_" + g.Name + "_" + inst; len(name) > MaxDockerName {
-			at([]string{inst}, "container name %q is longer than %d bytes", name, MaxDockerName)
-		}
-	}
-	switch g.Restart {
-	case "", "no", "always", "unless-stopped", "on-failure":
-	default:
-		at([]string{g.Restart}, "restart %q: want no, always, unless-stopped or on-failure", g.Restart)
-	}
-	v.placement(g, at)
-	if g.Resources.CPUs < 0 {
-		at([]string{"cpus"}, "resources: cpus %v is negative", g.Resources.CPUs)
-	}
-	if err := g.Resources.Memory.Err(); err != nil {
-		at([]string{g.Resources.Memory.Text}, "resources: memory %q: %v", g.Resources.Memory.Text, err)
-	}
-	attached := map[string]bool{}
-	for _, a := range g.Networks {
-		n := nets[a.Network]
-		switch {
-		case n == nil:
-			at([]string{a.Network}, "unknown network %q", a.Network)
-			continue
-		case attached[a.Network]:
-			at([]string{a.Network}, "network %q attached twice", a.Network)
-		}
-		attached[a.Network] = true
-		if a.Address != "" {
-			v.static(e, g, n, a.Address, statics, at)
-		}
-	}
-	vols := map[string]bool{}
-	for _, vol := range g.Volumes {
-		if msg := validName(vol.Name, MaxObjectName); msg != "" {
-			at([]string{vol.Name}, "volume: %s", msg)
-		}
-		if vols[vol.Name] {
-			at([]string{vol.Name}, "volume %q mounted twice", vol.Name)
-		}
-		vols[vol.Name] = true
-		if !path.IsAbs(vol.Path) {
-			at([]string{vol.Path, vol.Name}, "volume %q: path %q is not absolute", vol.Name, vol.Path)
-		}
-		switch vol.Scope {
-		case "", "instance", "environment":
-		default:
-			at([]string{vol.Scope}, "volume %q: scope %q: want instance or environment", vol.Name, vol.Scope)
-		}
-	}
-	files := map[string]bool{}
-	for _, f := range g.Files {
-		switch {
-		case !path.IsAbs(f.Path) || path.Clean(f.Path) == "/":
-			at([]string{f.Path}, "file %q: path must be absolute", f.Path)
-		case files[f.Path]:
-			at([]string{f.Path}, "file %q defined twice", f.Path)
-		case f.Mode < 0 || f.Mode > 0o7777:
-			at([]string{f.Path}, "file %q: mode %o is not a file mode", f.Path, f.Mode)
-		}
-		files[f.Path] = true
-	}
-	for _, p := range g.Ports {
-		if p.Container < 1 || p.Container > 65535 || p.Host < 0 || p.Host > 65535 {
-			at([]string{"ports"}, "port %d:%d is outside 1..65535", p.Host, p.Container)
-		}
-		if p.Protocol != "" && p.Protocol != "tcp" && p.Protocol != "udp" {
-			at([]string{p.Protocol}, "port protocol %q: want tcp or udp", p.Protocol)
-		}
-		if p.Host != 0 && len(g.Instances()) > 1 {
-			at([]string{"ports"}, "host port %d would be published by %d instances; give groups with a host port one instance", p.Host, len(g.Instances()))
-		}
+		v.group(e, g, t, nets, statics)
 	}
 }
 
@@ -414,4 +364,116 @@ func (v *validator) static(e *Environment, g *Group, n *Network, addr string, st
 		at([]string{addr}, "address %s on network %q is also used by group %q", addr, n.Name, other)
 	}
 	statics[key] = g.Name
+}
+
+// reservedRange is a range no overlay may overlap, and what it is.
+type reservedRange struct {
+	p    netip.Prefix
+	what string
+}
+
+// special are ranges that are never an overlay: routing them into a bridge
+// would break the host (a default route, loopback, link-local, multicast).
+var special = []reservedRange{
+	{netip.MustParsePrefix("0.0.0.0/8"), "the \"this network\" range 0.0.0.0/8"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback 127.0.0.0/8"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local 169.254.0.0/16"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast 224.0.0.0/4"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "the reserved range 240.0.0.0/4"},
+}
+
+// subnetClash says why an overlay subnet must not be used, or "": it
+// overlaps a special range, a host's underlay address or LAN, or lies
+// outside the tenant's address pools.
+func (v *validator) subnetClash(p netip.Prefix, t *Tenant) string {
+	if p.Bits() < 8 {
+		return "is wider than /8: an overlay that large would swallow the host's routes"
+	}
+	for _, r := range append(special, v.reserved...) {
+		if r.p.Overlaps(p) {
+			return "overlaps " + r.what
+		}
+	}
+	if t == nil {
+		return ""
+	}
+	pools := t.Pools()
+	for _, pool := range pools {
+		if pool.Contains(p.Addr()) && pool.Bits() <= p.Bits() {
+			return ""
+		}
+	}
+	names := make([]string, len(pools))
+	for i, pool := range pools {
+		names[i] = pool.String()
+	}
+	return fmt.Sprintf("is outside the address pools of tenant %q (%s: %s)", t.Name, policyRule(t, "subnets"), strings.Join(names, ", "))
+}
+
+// policy checks the policy itself: names, patterns, ranges and sites.
+func (v *validator) policy(p *Policy) {
+	src := p.Source
+	at := func(anchors []string, format string, args ...any) {
+		v.r.at(src, "policy", anchors, nil, "policy: "+format, args...)
+	}
+	if p.Deployment != "" {
+		if msg := validName(p.Deployment, MaxObjectName); msg != "" {
+			at([]string{"deployment"}, "deployment: %s", msg)
+		}
+	}
+	d := p.Defaults
+	if err := d.Memory.Err(); err != nil {
+		at([]string{"defaults"}, "defaults: memory %q: %v", d.Memory.Text, err)
+	}
+	if d.CPUs < 0 || (d.CPUs > 0 && d.CPUs < MinCPUs) || d.Pids < 0 || d.LogMaxFiles < 0 {
+		at([]string{"defaults"}, "defaults: cpus, pids and logMaxFiles must not be negative (cpus at least %v)", MinCPUs)
+	}
+	if d.LogMaxSize != "" && !regexp.MustCompile(`^[0-9]+[kmg]$`).MatchString(d.LogMaxSize) {
+		at([]string{"logMaxSize"}, "defaults: logMaxSize %q: want e.g. 10m (Docker's json-file option)", d.LogMaxSize)
+	}
+	names := map[string]bool{}
+	for i := range p.Tenants {
+		t := &p.Tenants[i]
+		tat := func(needles []string, format string, args ...any) {
+			v.r.at(t.Source, "policy.tenants."+t.Name, []string{t.Name}, needles, "policy: tenant %q: "+format, append([]any{t.Name}, args...)...)
+		}
+		if msg := validName(t.Name, MaxObjectName); msg != "" {
+			tat(nil, "%s", msg)
+		}
+		if names[t.Name] {
+			tat(nil, "defined twice")
+		}
+		names[t.Name] = true
+		if len(t.Paths) == 0 && len(t.Environments) == 0 {
+			tat([]string{t.Name}, "owns nothing: give paths or environments")
+		}
+		for _, g := range append(append([]string{}, t.Environments...), t.Secrets...) {
+			if _, err := path.Match(g, ""); err != nil {
+				tat([]string{g}, "pattern %q: %v", g, err)
+			}
+		}
+		for _, s := range t.Sites {
+			if v.sites[s] == nil {
+				tat([]string{s}, "unknown site %q", s)
+			}
+		}
+		for _, r := range t.HostPorts {
+			if _, _, err := portRange(r); err != nil {
+				tat([]string{r}, "%v", err)
+			}
+		}
+		for _, s := range t.Subnets {
+			if pr, err := netip.ParsePrefix(s); err != nil || !pr.Addr().Is4() {
+				tat([]string{s}, "subnets: %q is not an IPv4 CIDR", s)
+			}
+		}
+		for _, b := range []Bytes{t.MaxResources.Memory, t.Quota.Memory} {
+			if err := b.Err(); err != nil {
+				tat([]string{b.Text}, "memory %q: %v", b.Text, err)
+			}
+		}
+		if t.MaxReplicas < 0 || t.Quota.Containers < 0 || t.Quota.Volumes < 0 || t.Quota.CPUs < 0 || t.MaxResources.CPUs < 0 {
+			tat([]string{t.Name}, "limits and quotas must not be negative")
+		}
+	}
 }

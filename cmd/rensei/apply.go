@@ -34,7 +34,7 @@ host was unreachable, or a host did not converge.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, want, hosts, err := cf.connect(ctx, args, g, &hf)
+			rev, want, hosts, err := cf.connect(ctx, args, g, &hf)
 			if err != nil {
 				return err
 			}
@@ -42,7 +42,7 @@ host was unreachable, or a host did not converge.`,
 			log := g.logger()
 			shown := false
 			out := engine.Pass(ctx, want, hosts, engine.Options{
-				Scope: cf.scope,
+				Secrets: rev.Secrets,
 				Apply: apply.Options{Parallel: parallel, Log: log},
 				Log:   log,
 				Confirm: func(p plan.Plan) (bool, error) {
@@ -81,14 +81,21 @@ func applied(g *globals, out engine.Outcome) error {
 	if len(down) > 0 {
 		skipped = "; unreachable, skipped: " + strings.Join(down, ", ")
 	}
+	if blocked := out.Remaining.Blocked(); len(blocked) > 0 && !out.Declined {
+		var what []string
+		for _, s := range blocked {
+			what = append(what, s.Host+": "+string(s.Kind)+" "+s.Name)
+		}
+		skipped += fmt.Sprintf("; %d step(s) blocked by objects that are not this deployment's: %s", len(blocked), strings.Join(what, ", "))
+	}
 	switch {
 	case out.Declined && out.Held != nil:
 		return out.Held
 	case out.Declined:
 		return errors.New("apply cancelled: nothing was changed")
 	case out.Plan.Empty():
-		if len(down) > 0 {
-			return fmt.Errorf("unreachable, skipped: %s", strings.Join(down, ", "))
+		if skipped != "" {
+			return errors.New(strings.TrimPrefix(skipped, "; "))
 		}
 		return nil
 	}
@@ -104,8 +111,8 @@ func applied(g *globals, out engine.Outcome) error {
 		fmt.Fprintln(g.stdout, "Not converged; remaining:")
 		render.Plan(g.stdout, out.Remaining, colour(g.stdout))
 		return fmt.Errorf("not converged after apply%s", skipped)
-	case len(down) > 0:
-		return fmt.Errorf("unreachable, skipped: %s; every other host converged", strings.Join(down, ", "))
+	case skipped != "":
+		return fmt.Errorf("%s; everything else converged", strings.TrimPrefix(skipped, "; "))
 	}
 	fmt.Fprintln(g.stdout, "Converged: a second plan is empty.")
 	return nil

@@ -20,6 +20,8 @@ import (
 
 // configFlags select and evaluate a config repository.
 type configFlags struct {
+	secrets string
+	example string
 	ref     string
 	tlaStr  []string
 	tlaCode []string
@@ -30,6 +32,8 @@ type configFlags struct {
 
 func (c *configFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
+	f.StringVar(&c.secrets, "secrets-dir", defaultSecretsDir(), "directory of secret values, one file per secret (env RENSEI_SECRETS_DIR); never in Git")
+	f.StringVar(&c.example, "example", "", "use an example embedded in the binary instead of PATH: quickstart")
 	f.StringVar(&c.ref, "ref", "", "read this Git revision (branch, tag, commit) of the repository at PATH, straight from its objects")
 	f.StringArrayVar(&c.tlaStr, "tla-str", nil, "top-level argument KEY=VALUE (a string), for files that are functions")
 	f.StringArrayVar(&c.tlaCode, "tla-code", nil, "top-level argument KEY=CODE (Jsonnet code)")
@@ -38,15 +42,28 @@ func (c *configFlags) register(cmd *cobra.Command) {
 	f.StringVar(&c.scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines: only objects labelled io.rensei.scope=SCOPE are observed and pruned (env RENSEI_SCOPE)")
 }
 
-// open resolves PATH (default: the current directory, or the embedded
-// quickstart when the current directory holds no sites/) and --ref.
+// open resolves PATH (default: the current directory), --ref and
+// --example. Nothing is guessed: a directory that is not a config
+// repository is an error, never a silent fallback to an example.
 func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
+	if c.example != "" {
+		if len(args) > 0 || c.ref != "" {
+			return engine.Source{}, errors.New("--example: give either an example or a PATH (and --ref), not both")
+		}
+		if c.example != "quickstart" {
+			return engine.Source{}, fmt.Errorf("--example %q: the embedded example is quickstart", c.example)
+		}
+		return engine.Source{Name: "embedded quickstart", FS: examples.Quickstart(), Origin: "quickstart"}, nil
+	}
 	path := "."
 	if len(args) > 0 {
 		path = args[0]
-	} else if _, err := os.Stat("sites"); err != nil && c.ref == "" {
-		fmt.Fprintln(g.stderr, "rensei: no sites/ here and no PATH given: using the embedded quickstart (examples/quickstart)")
-		return engine.Source{Name: "embedded quickstart", FS: examples.Quickstart()}, nil
+	}
+	if c.ref == "" {
+		if _, err := os.Stat(filepath.Join(path, "sites")); err != nil {
+			abs, _ := filepath.Abs(path)
+			return engine.Source{}, fmt.Errorf("%s is not a config repository (no sites/ directory): give its PATH, or --example quickstart for the embedded one", abs)
+		}
 	}
 	if c.ref == "" {
 		st, err := os.Stat(path)
@@ -63,7 +80,11 @@ func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
 		if err != nil {
 			return engine.Source{}, fmt.Errorf("config repository %s: %w", path, err)
 		}
-		return engine.Source{Name: abs, FS: root.FS()}, nil
+		origin, err := engine.Origin(path)
+		if err != nil {
+			return engine.Source{}, fmt.Errorf("config repository %s: %w", path, err)
+		}
+		return engine.Source{Name: abs, FS: root.FS(), Origin: origin}, nil
 	}
 	r, err := gitrepo.Open(path)
 	if err != nil {
@@ -73,7 +94,11 @@ func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
 	if err != nil {
 		return engine.Source{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return engine.Source{Name: path + "@" + c.ref, FS: rev.FS, Commit: rev.SHA()}, nil
+	root, err := rev.Root()
+	if err != nil {
+		return engine.Source{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return engine.Source{Name: path + "@" + c.ref, FS: rev.FS, Commit: rev.SHA(), Origin: engine.OriginOfRoot(root, "")}, nil
 }
 
 func (c *configFlags) loadOptions() (schema.Options, error) {
@@ -120,7 +145,19 @@ func (c *configFlags) load(ctx context.Context, args []string, g *globals) (*eng
 	if err != nil {
 		return nil, configError{repo: src.Name, err: err}
 	}
+	for _, w := range rev.Topology.Warnings {
+		fmt.Fprintf(g.stderr, "rensei: warning: %s\n", w)
+	}
+	rev.Secrets = &engine.Secrets{Dir: c.secrets}
 	return rev, nil
+}
+
+// defaultSecretsDir is $RENSEI_SECRETS_DIR, else /etc/rensei/secrets.
+func defaultSecretsDir() string {
+	if d := os.Getenv("RENSEI_SECRETS_DIR"); d != "" {
+		return d
+	}
+	return "/etc/rensei/secrets"
 }
 
 // desire loads, validates and places the selected revision at --at.
@@ -147,7 +184,7 @@ func (c *configFlags) connect(ctx context.Context, args []string, g *globals, hf
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hosts, err := engine.Connect(rev.Topology, hf.hosts, g.logger())
+	hosts, err := engine.Connect(rev.Topology, hf.hosts, rev.Scope, g.logger())
 	if err != nil {
 		return nil, nil, nil, err
 	}

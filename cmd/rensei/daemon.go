@@ -82,6 +82,7 @@ func newDaemon(g *globals) *cobra.Command {
 		webhookSecret string
 		webhookEnv    string
 		keyringFile   string
+		secretsDir    string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon --repo URL|PATH",
@@ -129,6 +130,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 			}
 			d, err := daemon.New(daemon.Config{
 				Evaluator:  engine.Child{Exe: exe},
+				Secrets:    &engine.Secrets{Dir: secretsDir},
 				Remote:     remote,
 				Branch:     branch,
 				Publisher:  &status.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},
@@ -176,6 +178,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.IntVar(&parallel, "parallel", apply.DefaultParallel, "steps run at once per host")
 	f.StringVar(&webhookSecret, "webhook-secret-file", "", "file holding the webhook secret (else the variable named by --webhook-secret-env); no secret: /webhook is off")
 	f.StringVar(&webhookEnv, "webhook-secret-env", "RENSEI_WEBHOOK_SECRET", "variable holding the webhook secret")
+	f.StringVar(&secretsDir, "secrets-dir", defaultSecretsDir(), "directory of secret values, one file per secret (env RENSEI_SECRETS_DIR); never in Git")
 	f.StringVar(&keyringFile, "verify-keyring", "", "armored PGP key ring: apply only heads signed by one of its keys")
 	return cmd
 }

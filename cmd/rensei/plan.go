@@ -76,7 +76,7 @@ Terraform.`,
 				return err
 			}
 			defer hosts.Close()
-			p, _ := engine.Plan(cmd.Context(), want, hosts, cf.scope)
+			p, _ := engine.Plan(cmd.Context(), want, hosts)
 			if err := render.Write(g.stdout, output, p, func(w io.Writer) error { return render.Plan(w, p, colour(w)) }); err != nil {
 				return err
 			}

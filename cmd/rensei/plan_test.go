@@ -19,7 +19,7 @@ const testSites = `local r = import 'rensei.libsonnet';
 [
   r.site('campus', [r.host('h0', docker='unix:///nonexistent/campus.sock', underlay='198.18.0.1'),
                     r.host('h1', docker='unix:///nonexistent/campus1.sock', underlay='198.18.0.2')]),
-  r.site('cloud', [r.host('h0', docker='tcp://192.0.2.1:2376', underlay='198.18.0.3')]),
+  r.site('cloud', [r.host('h0', docker='tcp://192.0.2.1:2376', underlay='198.18.0.3', insecure=true)]),
 ]
 `
 

@@ -54,7 +54,7 @@ be listed; the others are shown.`,
 				return err
 			}
 			defer hosts.Close()
-			scan := engine.ScanVolumes(cmd.Context(), want, hosts, cf.scope, env)
+			scan := engine.ScanVolumes(cmd.Context(), want, hosts, env)
 			if err := render.Write(g.stdout, output, scan, func(w io.Writer) error { return render.Volumes(w, scan.Volumes) }); err != nil {
 				return err
 			}
@@ -105,7 +105,7 @@ nothing. Unlisted hosts are reported and skipped.`,
 				return err
 			}
 			defer hosts.Close()
-			scan := engine.ScanVolumes(ctx, want, hosts, cf.scope, env)
+			scan := engine.ScanVolumes(ctx, want, hosts, env)
 			doomed, kept := engine.Prunable(scan.Volumes, age, time.Now())
 			render.PrunePlan(g.stdout, doomed, kept)
 			if len(doomed) == 0 {

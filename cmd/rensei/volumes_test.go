@@ -57,6 +57,7 @@ func volumeRepo(t *testing.T, env string) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
+		"policy/deployment.jsonnet": `{ deployment: '` + env + `' }`,
 		"sites/local.jsonnet": `local r = import 'rensei.libsonnet';
 r.site('local', [r.host('docker', docker='` + testSocket + `')])
 `,
@@ -95,7 +96,7 @@ func makeVolume(t *testing.T, cli *client.Client, name string, labels map[string
 
 func owned(env, group, inst string) map[string]string {
 	return map[string]string{
-		drivers.LabelManaged: "true", drivers.LabelEnv: env, drivers.LabelGroup: group,
+		drivers.LabelManaged: "true", drivers.LabelScope: env, drivers.LabelEnv: env, drivers.LabelGroup: group,
 		drivers.LabelInstance: inst, drivers.LabelVolume: "home",
 	}
 }

@@ -35,6 +35,10 @@ type Driver struct {
 	cli  *client.Client
 	host string // "site/host", used in errors and logs
 	log  *slog.Logger
+	// Scope is the deployment this driver acts for: objects of another
+	// scope are never changed or deleted, and no container it makes joins
+	// a network or mounts a volume of another scope. Set it before use.
+	Scope string
 }
 
 // New returns a driver for the engine at endpoint, which is one of
@@ -177,6 +181,16 @@ func owned(labels map[string]string) bool { return labels[drivers.LabelManaged] 
 // sharing the engine is not this one's to change.
 func ownedInScope(labels, spec map[string]string) bool {
 	return owned(labels) && labels[drivers.LabelScope] == spec[drivers.LabelScope]
+}
+
+// ours reports whether an object is Rensei's and of this driver's scope.
+func (d *Driver) ours(labels map[string]string) bool {
+	return owned(labels) && labels[drivers.LabelScope] == d.Scope
+}
+
+// ownerOf says who holds an object, from its labels.
+func ownerOf(labels map[string]string) drivers.Owner {
+	return drivers.Owner{Managed: owned(labels), Scope: labels[drivers.LabelScope]}
 }
 
 // ownedLabels returns a copy of labels that certainly carries the managed

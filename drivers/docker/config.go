@@ -29,6 +29,22 @@ func containerConfig(spec drivers.ContainerSpec) (*container.Config, *container.
 			Memory:   spec.Memory,
 		},
 	}
+	sec := spec.Security
+	if sec.PidsLimit > 0 {
+		host.Resources.PidsLimit = &sec.PidsLimit
+	}
+	if sec.NoNewPrivileges {
+		host.SecurityOpt = append(host.SecurityOpt, "no-new-privileges:true")
+	}
+	if sec.LogMaxSize != "" || sec.LogMaxFiles > 0 {
+		host.LogConfig = container.LogConfig{Type: "json-file", Config: map[string]string{}}
+		if sec.LogMaxSize != "" {
+			host.LogConfig.Config["max-size"] = sec.LogMaxSize
+		}
+		if sec.LogMaxFiles > 0 {
+			host.LogConfig.Config["max-file"] = strconv.Itoa(sec.LogMaxFiles)
+		}
+	}
 	for _, m := range spec.Mounts {
 		host.Mounts = append(host.Mounts, mount.Mount{
 			Type:     mount.TypeVolume,
@@ -47,7 +63,7 @@ func containerConfig(spec drivers.ContainerSpec) (*container.Config, *container.
 			if p.Host != 0 {
 				hostPort = strconv.Itoa(p.Host)
 			}
-			host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostPort: hostPort})
+			host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: hostPort})
 		}
 	}
 	var net *network.NetworkingConfig

@@ -121,6 +121,9 @@ func (c Containers) create(ctx context.Context, spec drivers.ContainerSpec) erro
 	if err != nil {
 		return c.d.fail("container", spec.Name, "files", err)
 	}
+	if err := c.checkUses(ctx, spec); err != nil {
+		return err
+	}
 	cfg, hostCfg, netCfg := containerConfig(spec)
 	resp, err := c.d.cli.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
 	if err != nil && isNotFound(err) {
@@ -146,6 +149,36 @@ func (c Containers) create(ctx context.Context, spec drivers.ContainerSpec) erro
 		return err
 	}
 	c.d.log.Info("container created", "kind", "container", "name", spec.Name, "action", "create", "id", shortID(resp.ID))
+	return nil
+}
+
+// checkUses refuses a container that would join a network or mount a
+// volume that is missing or not of its deployment: Docker would happily
+// attach it to anyone's network of that name, and make an unlabelled
+// volume for a missing one. ErrNotOwned or ErrNotFound, naming the object.
+func (c Containers) checkUses(ctx context.Context, spec drivers.ContainerSpec) error {
+	for _, att := range spec.Networks {
+		n, found, err := Networks{c.d}.inspect(ctx, att.Network)
+		switch {
+		case err != nil:
+			return c.d.fail("container", spec.Name, "inspect network "+att.Network, err)
+		case !found:
+			return c.d.fail("container", spec.Name, "network "+att.Network, drivers.ErrNotFound)
+		case !ownedInScope(n.Labels, spec.Labels):
+			return fmt.Errorf("container %s on %s: network %s is %s: %w", spec.Name, c.d.host, att.Network, ownerOf(n.Labels), drivers.ErrNotOwned)
+		}
+	}
+	for _, m := range spec.Mounts {
+		v, err := c.d.cli.VolumeInspect(ctx, m.Volume)
+		switch {
+		case isNotFound(err):
+			return c.d.fail("container", spec.Name, "volume "+m.Volume, drivers.ErrNotFound)
+		case err != nil:
+			return c.d.fail("container", spec.Name, "inspect volume "+m.Volume, err)
+		case !ownedInScope(v.Labels, spec.Labels):
+			return fmt.Errorf("container %s on %s: volume %s is %s: %w", spec.Name, c.d.host, m.Volume, ownerOf(v.Labels), drivers.ErrNotOwned)
+		}
+	}
 	return nil
 }
 
@@ -178,7 +211,7 @@ func (c Containers) Delete(ctx context.Context, name string) error {
 	if !found {
 		return nil
 	}
-	if !owned(cur.Config.Labels) {
+	if !c.d.ours(cur.Config.Labels) {
 		return c.d.notOwned("container", name, "delete")
 	}
 	if err := c.remove(ctx, cur.ID); err != nil {

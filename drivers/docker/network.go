@@ -89,7 +89,7 @@ func (n Networks) Delete(ctx context.Context, name string) error {
 	if !found {
 		return nil
 	}
-	if !owned(cur.Labels) {
+	if !n.d.ours(cur.Labels) {
 		return n.d.notOwned("network", name, "delete")
 	}
 	if err := n.d.cli.NetworkRemove(ctx, cur.ID); err != nil && !isNotFound(err) {
@@ -147,4 +147,20 @@ func bridgeName(id string, options map[string]string) string {
 		return b
 	}
 	return fmt.Sprintf("br-%s", shortID(id))
+}
+
+var _ drivers.Names = Networks{}
+
+// Names lists every network of the engine, Rensei's or not, with its owner,
+// in one call.
+func (n Networks) Names(ctx context.Context) (map[string]drivers.Owner, error) {
+	list, err := n.d.cli.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, n.d.fail("networks", "", "list", err)
+	}
+	out := make(map[string]drivers.Owner, len(list))
+	for _, s := range list {
+		out[s.Name] = ownerOf(s.Labels)
+	}
+	return out, nil
 }

@@ -93,7 +93,7 @@ func (v Volumes) Delete(ctx context.Context, name string) error {
 		return nil
 	case err != nil:
 		return v.d.fail("volume", name, "inspect", err)
-	case !owned(cur.Labels):
+	case !v.d.ours(cur.Labels):
 		return v.d.notOwned("volume", name, "delete")
 	}
 	if err := v.d.cli.VolumeRemove(ctx, name, false); err != nil && !isNotFound(err) {
@@ -101,4 +101,22 @@ func (v Volumes) Delete(ctx context.Context, name string) error {
 	}
 	v.d.log.Info("volume deleted", "kind", "volume", "name", name, "action", "delete")
 	return nil
+}
+
+var _ drivers.Names = Volumes{}
+
+// Names lists every volume of the engine, Rensei's or not, with its owner,
+// in one call.
+func (v Volumes) Names(ctx context.Context) (map[string]drivers.Owner, error) {
+	resp, err := v.d.cli.VolumeList(ctx, volume.ListOptions{})
+	if err != nil {
+		return nil, v.d.fail("volumes", "", "list", err)
+	}
+	out := make(map[string]drivers.Owner, len(resp.Volumes))
+	for _, vol := range resp.Volumes {
+		if vol != nil {
+			out[vol.Name] = ownerOf(vol.Labels)
+		}
+	}
+	return out, nil
 }

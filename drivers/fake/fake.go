@@ -66,14 +66,20 @@ func New(name string) *Host {
 	}
 }
 
-// Drivers returns the drivers.Host view of this fake.
-func (h *Host) Drivers() drivers.Host {
+// Drivers returns the drivers.Host view of this fake for the default
+// deployment scope.
+func (h *Host) Drivers() drivers.Host { return h.DriversFor("") }
+
+// DriversFor returns the view of one deployment scope: like the Docker
+// driver, it never deletes another scope's objects, and no container it
+// makes joins a network or mounts a volume that is not its scope's.
+func (h *Host) DriversFor(scope string) drivers.Host {
 	return drivers.Host{
 		Name:       h.name,
-		Containers: containers{h},
-		Networks:   networks{h},
-		Volumes:    volumes{h},
-		Tunnels:    tunnels{h},
+		Containers: containers{h, scope},
+		Networks:   networks{h, scope},
+		Volumes:    volumes{h, scope},
+		Tunnels:    tunnels{h, scope},
 		Probe:      h.Probe,
 	}
 }
@@ -135,6 +141,21 @@ func (h *Host) AddUnowned(name, image string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.containers[name] = &container{spec: drivers.ContainerSpec{Name: name, Image: image, Labels: map[string]string{}}, id: h.id(), running: true}
+}
+
+// AddUnownedNetwork creates a network without Rensei's labels (as
+// docker-compose would), and AddUnownedVolume a volume.
+func (h *Host) AddUnownedNetwork(name, subnet string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.networks[name] = &network{spec: drivers.NetworkSpec{Name: name, Subnet: subnet, Labels: map[string]string{}}, id: h.id()}
+}
+
+// AddUnownedVolume creates a volume without Rensei's labels.
+func (h *Host) AddUnownedVolume(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.volumes[name] = &drivers.Volume{Name: name, Labels: map[string]string{}, CreatedAt: h.clock}
 }
 
 // Stop stops a container, as a crash would.

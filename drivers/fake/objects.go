@@ -10,7 +10,10 @@ import (
 	"github.com/rensei-dev/rensei/drivers"
 )
 
-type containers struct{ h *Host }
+type containers struct {
+	h     *Host
+	scope string
+}
 
 func (d containers) List(context.Context) ([]drivers.Container, error) {
 	h := d.h
@@ -61,14 +64,22 @@ func (d containers) Ensure(_ context.Context, spec drivers.ContainerSpec) error 
 		return fmt.Errorf("container %s: image %s on %s: %w", spec.Name, spec.Image, h.name, drivers.ErrImageMissing)
 	}
 	for _, n := range spec.Networks {
-		if h.networks[n.Network] == nil {
+		net := h.networks[n.Network]
+		switch {
+		case net == nil:
 			return fmt.Errorf("container %s: network %s: %w", spec.Name, n.Network, drivers.ErrNotFound)
+		case !net.owned || net.spec.Labels[drivers.LabelScope] != spec.Labels[drivers.LabelScope]:
+			return fmt.Errorf("container %s: network %s: %w", spec.Name, n.Network, drivers.ErrNotOwned)
 		}
 	}
 	for _, m := range spec.Mounts {
-		if h.volumes[m.Volume] == nil {
+		v := h.volumes[m.Volume]
+		switch {
+		case v == nil:
 			// Docker would create an unlabelled volume; Rensei creates them first.
 			return fmt.Errorf("container %s: volume %s: %w", spec.Name, m.Volume, drivers.ErrNotFound)
+		case v.Labels[drivers.LabelManaged] != "true" || v.Labels[drivers.LabelScope] != spec.Labels[drivers.LabelScope]:
+			return fmt.Errorf("container %s: volume %s: %w", spec.Name, m.Volume, drivers.ErrNotOwned)
 		}
 	}
 	// As Docker: an address or a host port is held by one container.
@@ -106,14 +117,17 @@ func (d containers) Delete(_ context.Context, name string) error {
 	switch {
 	case c == nil:
 		return nil
-	case !c.owned:
+	case !c.owned || c.spec.Labels[drivers.LabelScope] != d.scope:
 		return fmt.Errorf("container %s: %s: %w", name, h.name, drivers.ErrNotOwned)
 	}
 	delete(h.containers, name)
 	return nil
 }
 
-type networks struct{ h *Host }
+type networks struct {
+	h     *Host
+	scope string
+}
 
 func (d networks) List(context.Context) ([]drivers.Network, error) {
 	h := d.h
@@ -202,13 +216,31 @@ func (d networks) Delete(_ context.Context, name string) error {
 	switch {
 	case n == nil:
 		return nil
-	case !n.owned:
+	case !n.owned || n.spec.Labels[drivers.LabelScope] != d.scope:
 		return fmt.Errorf("network %s: %s: %w", name, h.name, drivers.ErrNotOwned)
 	}
 	return h.removeNetwork(name)
 }
 
-type volumes struct{ h *Host }
+// Names lists every network, owned or not, with its owner.
+func (d networks) Names(context.Context) (map[string]drivers.Owner, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("network", "list", ""); err != nil {
+		return nil, err
+	}
+	out := map[string]drivers.Owner{}
+	for name, n := range h.networks {
+		out[name] = drivers.Owner{Managed: n.owned, Scope: n.spec.Labels[drivers.LabelScope]}
+	}
+	return out, nil
+}
+
+type volumes struct {
+	h     *Host
+	scope string
+}
 
 func (d volumes) List(context.Context) ([]drivers.Volume, error) {
 	h := d.h
@@ -220,8 +252,26 @@ func (d volumes) List(context.Context) ([]drivers.Volume, error) {
 	var out []drivers.Volume
 	for _, name := range slices.Sorted(maps.Keys(h.volumes)) {
 		v := *h.volumes[name]
+		if v.Labels[drivers.LabelManaged] != "true" {
+			continue
+		}
 		v.Labels = maps.Clone(v.Labels)
 		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Names lists every volume, owned or not, with its owner.
+func (d volumes) Names(context.Context) (map[string]drivers.Owner, error) {
+	h := d.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("volume", "list", ""); err != nil {
+		return nil, err
+	}
+	out := map[string]drivers.Owner{}
+	for name, v := range h.volumes {
+		out[name] = drivers.Owner{Managed: v.Labels[drivers.LabelManaged] == "true", Scope: v.Labels[drivers.LabelScope]}
 	}
 	return out, nil
 }
@@ -250,8 +300,17 @@ func (d volumes) Ensure(_ context.Context, spec drivers.VolumeSpec) error {
 	if err := h.enter("volume", "ensure", spec.Name); err != nil {
 		return err
 	}
-	if h.volumes[spec.Name] == nil {
-		h.volumes[spec.Name] = &drivers.Volume{Name: spec.Name, Labels: maps.Clone(spec.Labels), CreatedAt: h.clock}
+	v := h.volumes[spec.Name]
+	switch {
+	case v == nil:
+		labels := maps.Clone(spec.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[drivers.LabelManaged] = "true"
+		h.volumes[spec.Name] = &drivers.Volume{Name: spec.Name, Labels: labels, CreatedAt: h.clock}
+	case v.Labels[drivers.LabelManaged] != "true" || v.Labels[drivers.LabelScope] != spec.Labels[drivers.LabelScope]:
+		return fmt.Errorf("volume %s: %s: %w", spec.Name, h.name, drivers.ErrNotOwned)
 	}
 	return nil
 }
@@ -262,6 +321,9 @@ func (d volumes) Delete(_ context.Context, name string) error {
 	defer h.mu.Unlock()
 	if err := h.enter("volume", "delete", name); err != nil {
 		return err
+	}
+	if v := h.volumes[name]; v != nil && (v.Labels[drivers.LabelManaged] != "true" || v.Labels[drivers.LabelScope] != d.scope) {
+		return fmt.Errorf("volume %s: %s: %w", name, h.name, drivers.ErrNotOwned)
 	}
 	for _, c := range h.containers {
 		for _, m := range c.spec.Mounts {
@@ -274,7 +336,10 @@ func (d volumes) Delete(_ context.Context, name string) error {
 	return nil
 }
 
-type tunnels struct{ h *Host }
+type tunnels struct {
+	h     *Host
+	scope string
+}
 
 func (d tunnels) List(context.Context) ([]drivers.Tunnel, error) {
 	h := d.h
@@ -303,6 +368,9 @@ func (d tunnels) Ensure(_ context.Context, spec drivers.TunnelSpec) error {
 		return fmt.Errorf("tunnel %s: bridge %s: %w", spec.Name, spec.Bridge, drivers.ErrNotFound)
 	}
 	t := h.tunnels[spec.Name]
+	if t != nil && ownerScope(t.Owner) != ownerScope(spec.Owner) {
+		return fmt.Errorf("tunnel %s: %s: %w", spec.Name, h.name, drivers.ErrNotOwned)
+	}
 	if t != nil && (t.VNI != spec.VNI || t.Local != spec.Local || t.Port != spec.Port) {
 		t = nil // immutable fields: recreate
 	}
@@ -322,6 +390,14 @@ func (d tunnels) Delete(_ context.Context, name string) error {
 	if err := h.enter("tunnel", "delete", name); err != nil {
 		return err
 	}
+	if t := h.tunnels[name]; t != nil && ownerScope(t.Owner) != d.scope {
+		return fmt.Errorf("tunnel %s: %s: %w", name, h.name, drivers.ErrNotOwned)
+	}
 	delete(h.tunnels, name)
 	return nil
+}
+
+func ownerScope(owner string) string {
+	scope, _ := drivers.SplitOwner(owner)
+	return scope
 }

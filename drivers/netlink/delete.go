@@ -25,7 +25,7 @@ func (t *Tunnels) Delete(ctx context.Context, name string) error {
 		return nil
 	case err != nil:
 		return t.errorf(name, "get", err)
-	case !owned(link):
+	case !ours(link, t.Scope):
 		return t.errorf(name, "delete", fmt.Errorf("%w: alias %q", drivers.ErrNotOwned, link.Attrs().Alias))
 	}
 	return t.del(ctx, link)
@@ -69,7 +69,7 @@ func (t *Tunnels) DeleteMany(ctx context.Context, names []string) error {
 		if !want[a.Name] {
 			continue
 		}
-		if !owned(l) {
+		if !ours(l, t.Scope) {
 			errs = append(errs, t.errorf(a.Name, "delete", fmt.Errorf("%w: alias %q", drivers.ErrNotOwned, a.Alias)))
 			continue
 		}

@@ -41,6 +41,11 @@ const (
 // implements drivers.Tunnels. Its methods are safe for concurrent use, but
 // concurrent calls for the same device name race like any two writers.
 type Tunnels struct {
+	// Scope is the deployment this driver acts for: devices whose owner
+	// alias names another scope are never changed or deleted. Set it
+	// before use.
+	Scope string
+
 	host string
 	log  *slog.Logger
 	nsFD netns.NsHandle // netns.None() for the namespace of the process
@@ -136,6 +141,26 @@ const ownedGroup = 0x72730000
 func owned(l vnl.Link) bool {
 	a := l.Attrs()
 	return strings.HasPrefix(a.Alias, drivers.AliasPrefix) || (a.Alias == "" && a.Group == ownedGroup)
+}
+
+// scopeOf is the deployment scope of an owned link ("" for a half-made
+// one, which any scope may finish or remove).
+func scopeOf(l vnl.Link) (scope string, known bool) {
+	alias, ok := strings.CutPrefix(l.Attrs().Alias, drivers.AliasPrefix)
+	if !ok {
+		return "", false
+	}
+	scope, _ = drivers.SplitOwner(alias)
+	return scope, true
+}
+
+// ours reports whether the link is Rensei's and of scope (or half-made).
+func ours(l vnl.Link, scope string) bool {
+	if !owned(l) {
+		return false
+	}
+	s, known := scopeOf(l)
+	return !known || s == scope
 }
 
 // errorf leads with the host and the device: "host a/h1: vxlan rs-vx-7: set mtu: …".

@@ -44,7 +44,7 @@ func (t *Tunnels) Ensure(ctx context.Context, spec drivers.TunnelSpec) error {
 		fresh = true
 	case err != nil:
 		return t.errorf(spec.Name, "get", err)
-	case !owned(link):
+	case !ours(link, ownerScope(spec.Owner)):
 		return t.errorf(spec.Name, "ensure", fmt.Errorf("%w: alias %q", drivers.ErrNotOwned, link.Attrs().Alias))
 	default:
 		if reason := immutableDiff(link, want); reason != "" {
@@ -216,4 +216,9 @@ func (t *Tunnels) correct(ctx context.Context, link vnl.Link, d desired, br vnl.
 		t.log.Info("corrected vxlan", "name", name, "action", "update", "change", f.what)
 	}
 	return errors.Join(errs...)
+}
+
+func ownerScope(owner string) string {
+	scope, _ := drivers.SplitOwner(owner)
+	return scope
 }

@@ -25,6 +25,9 @@ type Options struct {
 	// Parallel bounds concurrent steps per host (default DefaultParallel).
 	Parallel int
 	Log      *slog.Logger
+	// Prepare, when set, turns a container's spec into the one handed to
+	// the driver (secret values put in); a failure fails the step.
+	Prepare func(drivers.ContainerSpec) (drivers.ContainerSpec, error)
 }
 
 // Failure is a step that did not succeed.
@@ -102,7 +105,7 @@ func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runHost(ctx, h, steps, opts.Parallel, record)
+			runHost(ctx, h, steps, opts, record)
 		}()
 	}
 	wg.Wait()
@@ -112,7 +115,7 @@ func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts
 
 // runHost runs one host's steps phase by phase; within a phase at most
 // parallel steps run at once.
-func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, parallel int, record func(plan.Step, error)) {
+func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, opts Options, record func(plan.Step, error)) {
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Phase == steps[i].Phase {
@@ -123,7 +126,7 @@ func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, parallel in
 			i = j
 			continue
 		}
-		sem := make(chan struct{}, parallel)
+		sem := make(chan struct{}, opts.Parallel)
 		var wg sync.WaitGroup
 		for _, s := range phase {
 			if ctx.Err() != nil {
@@ -134,7 +137,7 @@ func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, parallel in
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				record(s, run(ctx, h, s))
+				record(s, run(ctx, h, s, opts.Prepare))
 			}()
 		}
 		wg.Wait()
@@ -164,13 +167,20 @@ func bulkDeleteTunnels(ctx context.Context, h drivers.Host, phase []plan.Step, r
 }
 
 // run executes one step through the host's drivers.
-func run(ctx context.Context, h drivers.Host, s plan.Step) error {
+func run(ctx context.Context, h drivers.Host, s plan.Step, prepare func(drivers.ContainerSpec) (drivers.ContainerSpec, error)) error {
 	switch s.Kind {
 	case change.KindContainer:
 		if s.Action == change.Delete {
 			return h.Containers.Delete(ctx, s.Name)
 		}
-		return h.Containers.Ensure(ctx, *s.Container)
+		spec := *s.Container
+		if prepare != nil {
+			var err error
+			if spec, err = prepare(spec); err != nil {
+				return err
+			}
+		}
+		return h.Containers.Ensure(ctx, spec)
 	case change.KindNetwork:
 		if s.Action == change.Delete {
 			return h.Networks.Delete(ctx, s.Name)

@@ -25,10 +25,10 @@ func topology() *schema.Topology {
 	return &schema.Topology{
 		Sites: []schema.Site{
 			{Name: "campus", Hosts: []schema.Host{
-				{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.1"},
-				{Name: "h1", Docker: "unix:///x", Underlay: "198.18.0.2"},
+				{Name: "h0", Docker: "unix:///x1", Underlay: "198.18.0.1"},
+				{Name: "h1", Docker: "unix:///x2", Underlay: "198.18.0.2"},
 			}},
-			{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.3"}}},
+			{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x3", Underlay: "198.18.0.3"}}},
 		},
 		Environments: []schema.Environment{{
 			Name:     "cs101",
@@ -128,7 +128,7 @@ func TestCompare(t *testing.T) {
 				s.Ports = []schema.Port{{Container: 80, Host: 8081}}
 			},
 			want: []string{
-				"cloud/h0: replace container cs101_server_0: command (none) → httpd -f; env: +MODE; resources: cpus unlimited → 1, memory unlimited → 1Gi; files: +/www/new.html, ~/www/index.html; ports 8080→80/tcp → 8081→80/tcp",
+				"cloud/h0: replace container cs101_server_0: command (none) → httpd -f; env: +MODE; resources: cpus 0.5 → 1, memory 256Mi → 1Gi; files: +/www/new.html, ~/www/index.html; ports 8080→80/tcp → 8081→80/tcp",
 			},
 		},
 		{

@@ -41,7 +41,7 @@ const (
 // something changed on them (nil: none). Watchers stop when ctx ends;
 // Close on the returned Hosts releases the connections. Tests inject fake
 // hosts through it.
-type ConnectFunc func(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*engine.Hosts, <-chan struct{}, error)
+type ConnectFunc func(ctx context.Context, topo *schema.Topology, only []string, scope string, log *slog.Logger) (*engine.Hosts, <-chan struct{}, error)
 
 // Config configures a Daemon. Remote is required.
 type Config struct {
@@ -61,6 +61,8 @@ type Config struct {
 	// burning a core.
 	Evaluator engine.Evaluator
 	Apply     apply.Options
+	// Secrets holds the secret values the configuration refers to.
+	Secrets *engine.Secrets
 	// AllowPrune lets a revision delete more than PruneShare (default
 	// engine.DefaultPruneShare) of a host's managed containers, or all of them.
 	AllowPrune bool

@@ -87,14 +87,14 @@ func (d *Daemon) pass(ctx context.Context) string {
 			cand.validUntil = now.Add(d.cfg.Interval)
 		}
 	}
-	if err := d.connect(ctx, cand.Topology); err != nil {
+	if err := d.connect(ctx, cand.Revision); err != nil {
 		d.log.Error("connect", "commit", cand.SHA(), "err", err)
 		if fresh != nil {
 			d.seen = "" // neither adopted nor refused: load it again next pass
 		}
 		return ResultFailed
 	}
-	opts := engine.Options{Scope: d.cfg.Scope, Apply: d.cfg.Apply, Log: d.log}
+	opts := engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets}
 	if fresh != nil {
 		opts.Guard = d.guardFresh
 	} else {
@@ -114,11 +114,11 @@ func (d *Daemon) pass(ctx context.Context) string {
 				return ResultNoConfig
 			}
 			cand = d.current
-			if err := d.connect(ctx, cand.Topology); err != nil {
+			if err := d.connect(ctx, cand.Revision); err != nil {
 				d.log.Error("connect", "commit", cand.SHA(), "err", err)
 				return ResultFailed
 			}
-			out = engine.Pass(ctx, cand.want, d.conn.hosts, engine.Options{Scope: d.cfg.Scope, Apply: d.cfg.Apply, Log: d.log})
+			out = engine.Pass(ctx, cand.want, d.conn.hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets})
 		} else {
 			d.current, d.refused = fresh, nil
 			fresh.unvetted = map[string]bool{}
@@ -295,11 +295,16 @@ func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*re
 		}
 	}
 	d.evaluations.Add(1)
-	src := engine.Source{Name: gitrepo.Short(sha), FS: rev.FS, Commit: sha, GitDir: d.cfg.Remote.CacheDir()}
+	root, err := rev.Root()
+	if err != nil {
+		return nil, err
+	}
+	src := engine.Source{Name: gitrepo.Short(sha), FS: rev.FS, Commit: sha, GitDir: d.cfg.Remote.CacheDir(), Origin: engine.OriginOfRoot(root, "")}
 	loaded, err := engine.Load(context.WithoutCancel(ctx), src, d.cfg.Evaluator, d.cfg.Load, d.cfg.Scope)
 	if err != nil {
 		return nil, err
 	}
+	loaded.Secrets = d.cfg.Secrets
 	out := &revision{Revision: loaded}
 	if err := d.replace(out, now); err != nil {
 		return nil, err
@@ -419,14 +424,16 @@ func (c *connection) close() {
 	c.hosts.Close()
 }
 
-// connect (re)connects when the hosts or their endpoints changed.
-func (d *Daemon) connect(ctx context.Context, topo *schema.Topology) error {
-	sig := hostsSignature(topo)
+// connect (re)connects when the hosts, their endpoints or the deployment
+// scope changed.
+func (d *Daemon) connect(ctx context.Context, rev *engine.Revision) error {
+	topo := rev.Topology
+	sig := rev.Scope + "\n" + hostsSignature(topo)
 	if d.conn != nil && d.conn.sig == sig {
 		return nil
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	hosts, wake, err := d.cfg.Connect(wctx, topo, d.cfg.Hosts, d.log)
+	hosts, wake, err := d.cfg.Connect(wctx, topo, d.cfg.Hosts, rev.Scope, d.log)
 	if err != nil {
 		cancel()
 		return err

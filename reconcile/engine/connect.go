@@ -18,6 +18,9 @@ import (
 // Hosts is the set of connected hosts of a topology, keyed "site/host".
 type Hosts struct {
 	Drivers map[string]drivers.Host
+	// Scope is the deployment the drivers act for: observing keeps only
+	// its objects, and nothing of another scope is changed or deleted.
+	Scope   string
 	closers []func() error
 }
 
@@ -44,22 +47,24 @@ func (h *Hosts) Close() error {
 }
 
 // Connect builds the drivers of every host of the topology, or of the
-// hosts named in only ("site/host" or "host") when it is not empty.
+// hosts named in only ("site/host" or "host") when it is not empty, acting
+// for the deployment scope: they never change or delete another scope's
+// objects.
 // Connecting does no I/O beyond opening clients: an unreachable host shows
 // up when it is probed, not here. Tunnels are managed only as root
 // (netlink needs CAP_NET_ADMIN); otherwise the host's Tunnels is nil.
-func Connect(topo *schema.Topology, only []string, log *slog.Logger) (*Hosts, error) {
+func Connect(topo *schema.Topology, only []string, scope string, log *slog.Logger) (*Hosts, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	out := &Hosts{Drivers: map[string]drivers.Host{}}
+	out := &Hosts{Drivers: map[string]drivers.Host{}, Scope: scope}
 	for _, s := range topo.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
 			if len(only) > 0 && !slices.Contains(only, key) && !slices.Contains(only, h.Name) {
 				continue
 			}
-			dh, err := connectHost(key, h, log, out)
+			dh, err := connectHost(key, h, scope, log, out)
 			if err != nil {
 				out.Close()
 				return nil, err
@@ -70,7 +75,7 @@ func Connect(topo *schema.Topology, only []string, log *slog.Logger) (*Hosts, er
 	return out, nil
 }
 
-func connectHost(key string, h schema.Host, log *slog.Logger, out *Hosts) (drivers.Host, error) {
+func connectHost(key string, h schema.Host, scope string, log *slog.Logger, out *Hosts) (drivers.Host, error) {
 	var tls *docker.TLSFiles
 	if h.TLS != nil {
 		tls = &docker.TLSFiles{CA: h.TLS.CA, Cert: h.TLS.Cert, Key: h.TLS.Key}
@@ -79,6 +84,7 @@ func connectHost(key string, h schema.Host, log *slog.Logger, out *Hosts) (drive
 	if err != nil {
 		return drivers.Host{}, fmt.Errorf("host %s: docker %s: %w", key, h.Docker, err)
 	}
+	d.Scope = scope
 	out.closers = append(out.closers, d.Close)
 	dh := d.Host()
 	if os.Geteuid() != 0 {
@@ -92,6 +98,7 @@ func connectHost(key string, h schema.Host, log *slog.Logger, out *Hosts) (drive
 		}
 		return dh, nil
 	}
+	tun.Scope = scope
 	out.closers = append(out.closers, tun.Close)
 	dh.Tunnels = tun
 	dockerProbe := dh.Probe

@@ -30,7 +30,7 @@ func randomTopology(r *rand.Rand) *schema.Topology {
 	for _, s := range []string{"campus", "cloud", "backup"} {
 		site := schema.Site{Name: s}
 		for h := 0; h < 1+r.IntN(2); h++ {
-			site.Hosts = append(site.Hosts, schema.Host{Name: fmt.Sprintf("h%d", h), Docker: "unix:///fake.sock", Underlay: fmt.Sprintf("198.18.0.%d", n)})
+			site.Hosts = append(site.Hosts, schema.Host{Name: fmt.Sprintf("h%d", h), Docker: fmt.Sprintf("unix:///fake-%d.sock", n), Underlay: fmt.Sprintf("198.18.0.%d", n)})
 			n++
 		}
 		t.Sites = append(t.Sites, site)
@@ -219,8 +219,8 @@ func TestScopesShareHosts(t *testing.T) {
 	topo := func(env, subnet string, vni int) *schema.Topology {
 		return &schema.Topology{
 			Sites: []schema.Site{
-				{Name: "campus", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.1"}}},
-				{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.2"}}},
+				{Name: "campus", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x1", Underlay: "198.18.0.1"}}},
+				{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x2", Underlay: "198.18.0.2"}}},
 			},
 			Environments: []schema.Environment{{Name: env,
 				Networks: []schema.Network{{Name: "lan", Subnet: subnet, VNI: vni}},

@@ -21,8 +21,6 @@ import (
 
 // Options tune a pass.
 type Options struct {
-	// Scope keeps only the objects of this deployment scope (io.rensei.scope).
-	Scope string
 	// Guard, when set, vets the plan before anything is applied: it
 	// returns the plan to apply (it may drop steps), or an error that
 	// holds the whole plan (nothing is applied; Outcome.Held says why).
@@ -32,6 +30,9 @@ type Options struct {
 	Confirm func(p plan.Plan) (bool, error)
 	Apply   apply.Options
 	Log     *slog.Logger
+	// Secrets, when set, puts secret values into containers just before
+	// they are made (see Secrets).
+	Secrets *Secrets
 }
 
 // Outcome is what a pass found and did.
@@ -70,14 +71,17 @@ func (o Outcome) Err() error {
 	for _, u := range o.Remaining.Unreachable {
 		errs = append(errs, fmt.Errorf("%s: unreachable, skipped: %s", u.Host, u.Error))
 	}
+	for _, s := range o.Remaining.Blocked() {
+		errs = append(errs, fmt.Errorf("%s: %s %s blocked: %s", s.Host, s.Kind, s.Name, s.Reason))
+	}
 	return errors.Join(errs...)
 }
 
 // Plan observes the connected hosts and plans want for them, without
 // applying anything.
-func Plan(ctx context.Context, want *place.Desired, hosts *Hosts, scope string) (plan.Plan, plan.Observed) {
+func Plan(ctx context.Context, want *place.Desired, hosts *Hosts) (plan.Plan, plan.Observed) {
 	want = hosts.Only(want)
-	obs := ObserveScope(ctx, hosts.Drivers, scope)
+	obs := ObserveFor(ctx, hosts.Drivers, hosts.Scope, want)
 	return plan.Compute(want, obs), obs
 }
 
@@ -89,7 +93,7 @@ func Plan(ctx context.Context, want *place.Desired, hosts *Hosts, scope string) 
 func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) Outcome {
 	want = hosts.Only(want)
 	var out Outcome
-	out.Observed = ObserveScope(ctx, hosts.Drivers, opts.Scope)
+	out.Observed = ObserveFor(ctx, hosts.Drivers, hosts.Scope, want)
 	out.Plan = plan.Compute(want, out.Observed)
 	if opts.Guard != nil {
 		p, err := opts.Guard(out.Plan, out.Observed)
@@ -114,7 +118,10 @@ func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) 
 	if opts.Apply.Log == nil {
 		opts.Apply.Log = opts.Log
 	}
+	if opts.Secrets != nil && opts.Apply.Prepare == nil {
+		opts.Apply.Prepare = opts.Secrets.Resolve
+	}
 	out.Applied, _ = apply.Apply(ctx, out.Plan, hosts.Drivers, opts.Apply)
-	out.Remaining = plan.Compute(want, ObserveScope(ctx, hosts.Drivers, opts.Scope))
+	out.Remaining = plan.Compute(want, ObserveFor(ctx, hosts.Drivers, hosts.Scope, want))
 	return out
 }

@@ -78,7 +78,12 @@ type evaluation struct {
 	SiteSources  []schema.Source      `json:"siteSources,omitempty"`
 	Environments []schema.Environment `json:"environments,omitempty"`
 	EnvSources   []schema.Source      `json:"envSources,omitempty"`
-	Problems     schema.Problems      `json:"problems,omitempty"`
+	Policy       *schema.Policy       `json:"policy,omitempty"`
+	PolicySource schema.Source        `json:"policySource,omitzero"`
+	// TenantSources are the policy's tenants' sources, in order.
+	TenantSources []schema.Source `json:"tenantSources,omitempty"`
+	Warnings      schema.Problems `json:"warnings,omitempty"`
+	Problems      schema.Problems `json:"problems,omitempty"`
 }
 
 // ServeChild is the child's side: it evaluates src in process and writes
@@ -94,7 +99,13 @@ func ServeChild(ctx context.Context, w io.Writer, src Source, opts schema.Option
 	case err != nil:
 		return err
 	default:
-		out.Sites, out.Environments = topo.Sites, topo.Environments
+		out.Sites, out.Environments, out.Policy, out.Warnings = topo.Sites, topo.Environments, topo.Policy, topo.Warnings
+		if topo.Policy != nil {
+			out.PolicySource = topo.Policy.Source
+			for _, t := range topo.Policy.Tenants {
+				out.TenantSources = append(out.TenantSources, t.Source)
+			}
+		}
 		for _, s := range topo.Sites {
 			out.SiteSources = append(out.SiteSources, s.Source)
 		}
@@ -113,7 +124,16 @@ func decodeEvaluation(b []byte, name string) (*schema.Topology, error) {
 	if len(ev.Problems) > 0 {
 		return nil, ev.Problems
 	}
-	topo := &schema.Topology{Sites: ev.Sites, Environments: ev.Environments}
+	topo := &schema.Topology{Sites: ev.Sites, Environments: ev.Environments, Policy: ev.Policy, Warnings: ev.Warnings}
+	if topo.Policy == nil {
+		topo.Policy = schema.DefaultPolicy()
+	}
+	topo.Policy.Source = ev.PolicySource
+	for i := range topo.Policy.Tenants {
+		if i < len(ev.TenantSources) {
+			topo.Policy.Tenants[i].Source = ev.TenantSources[i]
+		}
+	}
 	for i := range topo.Sites {
 		if i < len(ev.SiteSources) {
 			topo.Sites[i].Source = ev.SiteSources[i]

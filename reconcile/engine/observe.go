@@ -23,6 +23,18 @@ func Observe(ctx context.Context, hosts map[string]drivers.Host) plan.Observed {
 // networks and volumes by their io.rensei.scope label (absent counts as
 // ""), tunnels by the scope in their owner alias.
 func ObserveScope(ctx context.Context, hosts map[string]drivers.Host, scope string) plan.Observed {
+	return observe(ctx, hosts, scope, nil)
+}
+
+// ObserveFor is ObserveScope that also finds who holds the names of the
+// networks and volumes want needs and the host lacks: a name held by
+// someone else blocks what needs it. It asks only when something is
+// missing, so a pass with nothing to do still costs one list per kind.
+func ObserveFor(ctx context.Context, hosts map[string]drivers.Host, scope string, want *place.Desired) plan.Observed {
+	return observe(ctx, hosts, scope, want)
+}
+
+func observe(ctx context.Context, hosts map[string]drivers.Host, scope string, want *place.Desired) plan.Observed {
 	out := plan.Observed{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -34,8 +46,13 @@ func ObserveScope(ctx context.Context, hosts map[string]drivers.Host, scope stri
 			st.Containers = inScope(st.Containers, scope, func(c drivers.Container) map[string]string { return c.Labels })
 			st.Networks = inScope(st.Networks, scope, func(n drivers.Network) map[string]string { return n.Labels })
 			st.Volumes = inScope(st.Volumes, scope, func(v drivers.Volume) map[string]string { return v.Labels })
+			if want != nil && st.Err == nil {
+				if err := observeForeign(ctx, h, &st, scope, want.Host(key)); err != nil {
+					st.Err = err
+				}
+			}
 			st.Tunnels = inScope(st.Tunnels, scope, func(t drivers.Tunnel) map[string]string {
-				s, _ := place.SplitOwner(t.Owner)
+				s, _ := drivers.SplitOwner(t.Owner)
 				return map[string]string{drivers.LabelScope: s}
 			})
 			mu.Lock()
@@ -70,6 +87,7 @@ func observeHost(ctx context.Context, h drivers.Host) plan.HostState {
 		st.Err = fmt.Errorf("list volumes: %w", err)
 		return st
 	}
+
 	if h.Tunnels == nil {
 		st.NoTunnels = true
 		return st
@@ -78,6 +96,56 @@ func observeHost(ctx context.Context, h drivers.Host) plan.HostState {
 		st.Err = fmt.Errorf("list tunnels: %w", err)
 	}
 	return st
+}
+
+// observeForeign fills the foreign names of st for the networks and
+// volumes the host's desired state needs and does not have.
+func observeForeign(ctx context.Context, h drivers.Host, st *plan.HostState, scope string, want *place.Host) error {
+	if want == nil {
+		return nil
+	}
+	haveNet := map[string]bool{}
+	for _, n := range st.Networks {
+		haveNet[n.Name] = true
+	}
+	haveVol := map[string]bool{}
+	for _, v := range st.Volumes {
+		haveVol[v.Name] = true
+	}
+	missingNet, missingVol := false, false
+	for _, n := range want.Networks {
+		missingNet = missingNet || !haveNet[n.Name]
+	}
+	for _, v := range want.Volumes {
+		missingVol = missingVol || !haveVol[v.Name]
+	}
+	var err error
+	if n, ok := h.Networks.(drivers.Names); ok && missingNet {
+		if st.ForeignNetworks, err = n.Names(ctx); err != nil {
+			return fmt.Errorf("list network names: %w", err)
+		}
+		st.ForeignNetworks = foreign(st.ForeignNetworks, scope)
+	}
+	if n, ok := h.Volumes.(drivers.Names); ok && missingVol {
+		if st.ForeignVolumes, err = n.Names(ctx); err != nil {
+			return fmt.Errorf("list volume names: %w", err)
+		}
+		st.ForeignVolumes = foreign(st.ForeignVolumes, scope)
+	}
+	return nil
+}
+
+// foreign keeps the names held by anyone but scope's deployment.
+func foreign(names map[string]drivers.Owner, scope string) map[string]drivers.Owner {
+	for name, o := range names {
+		if o.Managed && o.Scope == scope {
+			delete(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return names
 }
 
 // inScope keeps the objects whose scope label equals scope.

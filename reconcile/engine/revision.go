@@ -24,6 +24,9 @@ type Source struct {
 	// GitDir is the repository holding Commit, for an evaluator that reads
 	// it in another process; "" when the tree is only reachable as FS.
 	GitDir string
+	// Origin is the deployment scope derived from where the source comes
+	// from (see Origin), used when the policy declares no deployment.
+	Origin string
 }
 
 // Revision is a loaded, valid revision: its topology, ready to be placed
@@ -32,14 +35,17 @@ type Revision struct {
 	Source   Source
 	Topology *schema.Topology
 	Scope    string
+	// Secrets, when set, seals every placement (see Secrets.Seal).
+	Secrets *Secrets
 }
 
 // SHA is the revision's commit, "" for a directory.
 func (r *Revision) SHA() string { return r.Source.Commit }
 
-// Load evaluates and validates src through ev (InProcess when nil). A
-// configuration problem is returned as schema.Problems, each with file
-// and line; nothing else is.
+// Load evaluates and validates src through ev (InProcess when nil) and
+// settles its deployment scope: the policy's deployment, else scope (the
+// one asked for), else the source's origin. A configuration problem is
+// returned as schema.Problems, each with file and line.
 func Load(ctx context.Context, src Source, ev Evaluator, opts schema.Options, scope string) (*Revision, error) {
 	if ev == nil {
 		ev = InProcess{}
@@ -48,13 +54,28 @@ func Load(ctx context.Context, src Source, ev Evaluator, opts schema.Options, sc
 	if err != nil {
 		return nil, err
 	}
-	return &Revision{Source: src, Topology: topo, Scope: scope}, nil
+	declared := ""
+	if topo.Policy != nil {
+		declared = topo.Policy.Deployment
+	}
+	s, err := deploymentScope(declared, scope, src.Origin)
+	if err != nil {
+		return nil, err
+	}
+	return &Revision{Source: src, Topology: topo, Scope: s}, nil
 }
 
 // At places the revision at time t: the desired state of every host.
 // Placement problems (capacity, conflicts) are schema.Problems.
 func (r *Revision) At(t time.Time) (*place.Desired, error) {
-	return place.Place(r.Topology, place.Options{Commit: r.Source.Commit, Now: t, Scope: r.Scope})
+	want, err := place.Place(r.Topology, place.Options{Commit: r.Source.Commit, Now: t, Scope: r.Scope})
+	if err == nil && r.Secrets != nil {
+		err = r.Secrets.Seal(want)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return want, nil
 }
 
 // Window is an environment's active window opening or closing.

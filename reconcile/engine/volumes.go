@@ -58,9 +58,11 @@ func (s VolumeScan) Err() error {
 	return fmt.Errorf("volumes not listed on %d host(s): %s", len(s.Failed), strings.Join(parts, "; "))
 }
 
-// ScanVolumes lists the owned volumes of scope (and of env, when given) on
-// every connected host in parallel, with the containers that mount them.
-func ScanVolumes(ctx context.Context, want *place.Desired, hosts *Hosts, scope, env string) VolumeScan {
+// ScanVolumes lists the owned volumes of the hosts' deployment scope (and
+// of env, when given) on every connected host in parallel, with the
+// containers that mount them.
+func ScanVolumes(ctx context.Context, want *place.Desired, hosts *Hosts, env string) VolumeScan {
+	scope := hosts.Scope
 	scan := VolumeScan{Volumes: []VolumeRow{}, Failed: []HostFailure{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup

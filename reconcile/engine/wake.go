@@ -17,8 +17,8 @@ type watcher interface {
 // wake-ups: the events of each host's drivers (Docker events) and the
 // netlink watch of each host's tunnels. A host whose events cannot be
 // subscribed (down) is only polled. Watchers stop when ctx ends.
-func ConnectWatching(ctx context.Context, topo *schema.Topology, only []string, log *slog.Logger) (*Hosts, <-chan struct{}, error) {
-	hosts, err := Connect(topo, only, log)
+func ConnectWatching(ctx context.Context, topo *schema.Topology, only []string, scope string, log *slog.Logger) (*Hosts, <-chan struct{}, error) {
+	hosts, err := Connect(topo, only, scope, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -164,3 +164,32 @@ func (r *Repo) TreeKey(commit string, dirs []string) (string, error) {
 	}
 	return key, nil
 }
+
+// Root returns the first commit of the revision's history along first
+// parents: it never changes as commits are added, so it identifies the
+// repository (every clone agrees on it).
+func (r Revision) Root() (string, error) {
+	c := r.obj
+	for c.NumParents() > 0 {
+		p, err := c.Parent(0)
+		if err != nil {
+			return "", fmt.Errorf("commit %s: parent: %w", Short(c.Hash.String()), err)
+		}
+		c = p
+	}
+	return c.Hash.String(), nil
+}
+
+// WorkTree returns the top of the work tree holding dir, or "" when dir is
+// not in a Git work tree.
+func WorkTree(dir string) string {
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return ""
+	}
+	return wt.Filesystem.Root()
+}

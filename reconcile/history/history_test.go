@@ -20,8 +20,8 @@ import (
 
 const sitesFile = `local r = import 'rensei.libsonnet';
 [
-  r.site('campus', [r.host('h0', underlay='198.18.0.1')]),
-  r.site('cloud', [r.host('h0', underlay='198.18.0.2')]),
+  r.site('campus', [r.host('h0', docker='unix:///run/campus.sock', underlay='198.18.0.1')]),
+  r.site('cloud', [r.host('h0', docker='unix:///run/cloud.sock', underlay='198.18.0.2')]),
 ]
 `
 

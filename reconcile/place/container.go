@@ -26,20 +26,23 @@ func VolumeName(env, group, instance string, v schema.Volume) string {
 	return env + "_" + group + "_" + instance + "_" + v.Name
 }
 
-func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h *hostRef, nets map[string]*netPlacement) {
+func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Group, inst string, h *hostRef, nets map[string]*netPlacement) {
 	name := ContainerName(e.Name, g.Name, inst)
+	res := p.resources(g)
+	d := p.policy.Defaults
 	c := drivers.ContainerSpec{
 		Name:     name,
 		Hostname: g.Name + "-" + inst,
 		Image:    g.Image,
 		Command:  g.Command,
 		Restart:  g.Restart,
-		NanoCPUs: int64(g.Resources.CPUs * 1e9),
+		NanoCPUs: int64(res.CPUs * 1e9),
+		Memory:   res.Memory.N,
+		Security: drivers.Security{PidsLimit: d.Pids, NoNewPrivileges: true, LogMaxSize: d.LogMaxSize, LogMaxFiles: d.LogMaxFiles},
 	}
 	if c.Restart == "" {
 		c.Restart = schema.DefaultRestart
 	}
-	c.Memory = g.Resources.Memory.N
 	env := map[string]string{
 		"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": inst,
 		"RENSEI_SITE": h.site, "RENSEI_HOST": h.spec.Name,
@@ -48,10 +51,18 @@ func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		c.Env = append(c.Env, k+"="+env[k])
 	}
-	for _, a := range g.Networks {
+	attach := g.Networks
+	if len(attach) == 0 {
+		attach = []schema.Attachment{{Network: DefaultNetwork}}
+		if nets[DefaultNetwork] == nil {
+			p.localNetwork(e, h)
+			c.Networks = append(c.Networks, drivers.NetworkAttach{Network: DockerNetwork(e.Name, DefaultNetwork), Aliases: []string{g.Name, c.Hostname}})
+		}
+	}
+	for _, a := range attach {
 		np := nets[a.Network]
 		if np == nil {
-			continue // reported by validation
+			continue // the implicit default network, or reported by validation
 		}
 		np.use(h, a.Address == "")
 		aliases := append([]string{g.Name, c.Hostname}, a.Aliases...)
@@ -66,6 +77,7 @@ func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h
 			labels[drivers.LabelInstance] = inst
 		}
 		h.out.Volumes = append(h.out.Volumes, drivers.VolumeSpec{Name: vol, Labels: p.labels(labels, "")})
+		p.countVolume(t, h.key+"/"+vol)
 	}
 	for _, f := range g.Files {
 		mode := int64(f.Mode)
@@ -79,7 +91,7 @@ func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h
 		if proto == "" {
 			proto = "tcp"
 		}
-		c.Ports = append(c.Ports, drivers.PortBinding{Container: port.Container, Host: port.Host, Protocol: proto})
+		c.Ports = append(c.Ports, drivers.PortBinding{Container: port.Container, Host: port.Host, Protocol: proto, HostIP: publishAddress(h.spec)})
 		if port.Host != 0 {
 			key := fmt.Sprintf("%s/%d", proto, port.Host)
 			if other, dup := h.ports[key]; dup {
@@ -96,6 +108,32 @@ func (p *placer) instance(e *schema.Environment, g *schema.Group, inst string, h
 		drivers.LabelContent:    contentDigest(g, inst),
 	}, specDigest(c))
 	h.out.Containers = append(h.out.Containers, c)
+}
+
+// DefaultPublish is where published ports bind on a host that declares no
+// publish address: loopback, never every interface.
+const DefaultPublish = "127.0.0.1"
+
+func publishAddress(h schema.Host) string {
+	if h.Publish != "" {
+		return h.Publish
+	}
+	return DefaultPublish
+}
+
+// localNetwork adds the environment's implicit default network to h: a
+// bridge of the environment on that host alone, whose subnet Docker
+// allocates (no overlay, no tunnel).
+func (p *placer) localNetwork(e *schema.Environment, h *hostRef) {
+	name := DockerNetwork(e.Name, DefaultNetwork)
+	for _, n := range h.out.Networks {
+		if n.Name == name {
+			return
+		}
+	}
+	spec := drivers.NetworkSpec{Name: name}
+	spec.Labels = p.labels(map[string]string{drivers.LabelEnv: e.Name, drivers.LabelNetwork: DefaultNetwork}, specDigest(spec))
+	h.out.Networks = append(h.out.Networks, spec)
 }
 
 // labels adds the labels every owned object carries. The commit label is
@@ -158,6 +196,7 @@ var containerFields = []struct {
 	{"files", func(c drivers.ContainerSpec) any { return c.Files }},
 	{"ports", func(c drivers.ContainerSpec) any { return c.Ports }},
 	{"hostname", func(c drivers.ContainerSpec) any { return c.Hostname }},
+	{"security", func(c drivers.ContainerSpec) any { return c.Security }},
 }
 
 // fieldDigests renders "field=digest" pairs; the image is kept verbatim
@@ -174,6 +213,10 @@ func fieldDigests(c drivers.ContainerSpec) string {
 	}
 	return strings.Join(parts, ";")
 }
+
+// SecretsField is the spec-fields entry holding the digest of the secret
+// values a container uses (package engine seals it; never a value).
+const SecretsField = "secrets"
 
 // ChangedFields compares two io.rensei.spec-fields labels and describes
 // what differs, e.g. "image changed: a → b; env changed".
@@ -199,6 +242,9 @@ func ChangedFields(have, want string) string {
 			out = append(out, f.name+" changed")
 		}
 	}
+	if h[SecretsField] != w[SecretsField] {
+		out = append(out, "a secret it uses changed")
+	}
 	return strings.Join(out, "; ")
 }
 
@@ -207,6 +253,7 @@ func (p *placer) finish() {
 	for _, np := range p.networks {
 		p.finishNetwork(np)
 	}
+	p.quotas()
 	for _, key := range slices.Sorted(maps.Keys(p.hosts)) {
 		h := p.hosts[key]
 		p.checkOverlaps(h)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/schema"
@@ -34,6 +33,12 @@ type netPlacement struct {
 	// landing on a new host moves no other host's block.
 	candidates map[string]bool
 }
+
+// DefaultNetwork is the network every group without networks joins: a
+// bridge of its own environment on each host (Docker allocates its
+// subnet), never Docker's default bridge, which every container of the
+// engine shares.
+const DefaultNetwork = "default"
 
 // DockerNetwork is the Docker network name of an environment's network.
 func DockerNetwork(env, network string) string { return env + "_" + network }
@@ -80,24 +85,6 @@ func (np *netPlacement) use(h *hostRef, dynamic bool) {
 	if dynamic {
 		np.count[h.key]++
 	}
-}
-
-// TunnelOwner is what a tunnel's alias records after "rensei:":
-// "<env>/<network>", prefixed "<scope>:" outside the default scope, so that
-// deployments sharing a host never take each other's tunnels for stale.
-func TunnelOwner(scope, id string) string {
-	if scope == "" {
-		return id
-	}
-	return scope + ":" + id
-}
-
-// SplitOwner returns the scope and the "<env>/<network>" of a tunnel owner.
-func SplitOwner(owner string) (scope, id string) {
-	if i := strings.Index(owner, ":"); i >= 0 {
-		return owner[:i], owner[i+1:]
-	}
-	return "", owner
 }
 
 // finish hands out per-host blocks and emits the networks and tunnels.
@@ -176,7 +163,7 @@ func (p *placer) finishNetwork(np *netPlacement) {
 			MTU:    np.mtu,
 			Peers:  peers,
 			Rate:   np.rate,
-			Owner:  TunnelOwner(p.opts.Scope, id),
+			Owner:  drivers.TunnelOwner(p.opts.Scope, id),
 		})
 	}
 }
@@ -190,6 +177,9 @@ func (p *placer) checkOverlaps(h *hostRef) {
 	}
 	var nets []net
 	for _, n := range h.out.Networks {
+		if n.Subnet == "" {
+			continue // a local default network: Docker picks a free subnet
+		}
 		nets = append(nets, net{n.Labels[drivers.LabelEnv], n.Labels[drivers.LabelNetwork], netip.MustParsePrefix(n.Subnet)})
 	}
 	for i := range nets {

@@ -142,6 +142,10 @@ type placer struct {
 	problems schema.Problems
 
 	envSrc map[string]schema.Source
+	// policy is the topology's policy with its defaults filled in.
+	policy *schema.Policy
+	// usage is what each tenant's active environments use, for quotas.
+	usage map[string]*usage
 	vnis   map[int]string // VNI → env/network, for allocation
 	// explicitVNI are the VNIs written in the configuration.
 	explicitVNI map[int]bool
@@ -149,7 +153,12 @@ type placer struct {
 }
 
 func newPlacer(t *schema.Topology, opts Options) *placer {
-	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{}, bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}}
+	policy := t.Policy
+	if policy == nil {
+		policy = schema.DefaultPolicy()
+	}
+	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{},
+		bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}, policy: policy.WithDefaults(), usage: map[string]*usage{}}
 	for _, s := range t.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
@@ -210,13 +219,15 @@ func (p *placer) env(e *schema.Environment) {
 		np := p.network(e, &e.Networks[i])
 		nets[np.net.Name] = np
 	}
+	t := p.policy.TenantOf(e)
 	for i := range e.Groups {
-		p.group(e, &e.Groups[i], nets)
+		p.group(e, t, &e.Groups[i], nets)
 	}
 }
 
-// eligible returns the hosts a group may use, sorted by key.
-func (p *placer) eligible(g *schema.Group) []*hostRef {
+// eligible returns the hosts a group may use, sorted by key: those of its
+// placement's sites (or every site its tenant may use) with its host labels.
+func (p *placer) eligible(t *schema.Tenant, g *schema.Group) []*hostRef {
 	sites := g.Placement.Sites
 	if len(sites) == 0 {
 		for _, s := range p.topo.Sites {
@@ -225,6 +236,9 @@ func (p *placer) eligible(g *schema.Group) []*hostRef {
 	}
 	var out []*hostRef
 	for _, s := range sites {
+		if t != nil && !t.AllowsSite(s) {
+			continue // reported by validation when named
+		}
 		for _, h := range p.bySite[s] {
 			if schema.HostMatches(h.spec, g.Placement.HostLabels) {
 				out = append(out, h)
@@ -273,13 +287,13 @@ func (h *hostRef) take(cpus, memory float64) bool {
 	return true
 }
 
-func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*netPlacement) {
-	hosts := p.eligible(g)
+func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group, nets map[string]*netPlacement) {
+	hosts := p.eligible(t, g)
 	if len(hosts) == 0 {
 		return // reported by validation
 	}
-	cpus := g.Resources.CPUs
-	mem := float64(g.Resources.Memory.N)
+	res := p.resources(g)
+	cpus, mem := res.CPUs, float64(res.Memory.N)
 	for _, a := range g.Networks {
 		if np := nets[a.Network]; np != nil {
 			for _, h := range hosts {
@@ -308,7 +322,8 @@ func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*
 			unplaced++
 			continue
 		}
-		p.instance(e, g, inst, chosen, nets)
+		p.instance(e, t, g, inst, chosen, nets)
+		p.count(t, res, g)
 	}
 	if unplaced > 0 {
 		var sites []string
@@ -316,7 +331,7 @@ func (p *placer) group(e *schema.Environment, g *schema.Group, nets map[string]*
 			sites = append(sites, h.key)
 		}
 		p.problem(e.Source, "environment %q: group %q: %d of %d instances exceed the declared capacity of %s (each needs cpus %v, memory %s)",
-			e.Name, g.Name, unplaced, len(g.Instances()), strings.Join(sites, ", "), cpus, orDash(g.Resources.Memory.Text))
+			e.Name, g.Name, unplaced, len(g.Instances()), strings.Join(sites, ", "), cpus, orDash(res.Memory.Text))
 	}
 }
 

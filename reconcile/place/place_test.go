@@ -21,7 +21,7 @@ func sites(hostsPerSite int) []schema.Site {
 	for _, s := range []string{"campus", "cloud", "backup"} {
 		site := schema.Site{Name: s}
 		for h := 0; h < hostsPerSite; h++ {
-			site.Hosts = append(site.Hosts, schema.Host{Name: fmt.Sprintf("h%d", h), Docker: "unix:///x.sock", Underlay: fmt.Sprintf("198.18.0.%d", n)})
+			site.Hosts = append(site.Hosts, schema.Host{Name: fmt.Sprintf("h%d", h), Docker: fmt.Sprintf("unix:///x%d.sock", n), Underlay: fmt.Sprintf("198.18.0.%d", n)})
 			n++
 		}
 		out = append(out, site)
@@ -209,7 +209,7 @@ func TestPlacementProblems(t *testing.T) {
 		{"more candidate hosts than blocks", func() *schema.Topology {
 			s := sites(1)
 			for i := 0; i < 8; i++ {
-				s[0].Hosts = append(s[0].Hosts, schema.Host{Name: fmt.Sprintf("x%d", i), Docker: "unix:///x.sock", Underlay: fmt.Sprintf("198.18.0.%d", 100+i)})
+				s[0].Hosts = append(s[0].Hosts, schema.Host{Name: fmt.Sprintf("x%d", i), Docker: fmt.Sprintf("unix:///y%d.sock", i), Underlay: fmt.Sprintf("198.18.0.%d", 100+i)})
 			}
 			e := course([]string{"a"})
 			e.Networks[0].Subnet = "198.19.0.0/24"

@@ -28,6 +28,11 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		env, group := c.Labels[drivers.LabelEnv], c.Labels[drivers.LabelGroup]
 		o, ok := have[c.Name]
 		delete(have, c.Name)
+		if why := hp.uses(c); why != "" {
+			s := hp.add(change.KindContainer, c.Name, env, change.Skip, change.Blocked, PhaseContainers, why+": not created")
+			s.Group = group
+			continue
+		}
 		blocked := ""
 		if ok && o.SpecHash() != c.SpecHash() {
 			blocked = claims.blocked(o)
@@ -81,6 +86,22 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 			s.Reason += "; removed first: " + way
 		}
 	}
+}
+
+// uses says why the container must not be made: it would join a network
+// or mount a volume that is someone else's. "" when it may.
+func (hp *hostPlanner) uses(c *drivers.ContainerSpec) string {
+	for _, n := range c.Networks {
+		if why := hp.blocked[n.Network]; why != "" {
+			return why
+		}
+	}
+	for _, m := range c.Mounts {
+		if why := hp.blocked[m.Volume]; why != "" {
+			return why
+		}
+	}
+	return ""
 }
 
 // claims maps what desired containers hold exclusively on a host (a

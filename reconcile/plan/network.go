@@ -21,6 +21,13 @@ func (hp *hostPlanner) networks() (map[string]*drivers.NetworkSpec, map[string]b
 		env := n.Labels[drivers.LabelEnv]
 		o, ok := have[n.Name]
 		delete(have, n.Name)
+		if owner, taken := hp.have.ForeignNetworks[n.Name]; taken {
+			hp.blocked[n.Name] = fmt.Sprintf("network %s exists and is %s", n.Name, owner)
+			hp.blocked["bridge "+n.Bridge] = hp.blocked[n.Name]
+			hp.add(change.KindNetwork, n.Name, env, change.Skip, change.Blocked, PhaseNetworks,
+				hp.blocked[n.Name]+": it is not taken over, and nothing joins it")
+			continue
+		}
 		switch {
 		case !ok:
 			hp.add(change.KindNetwork, n.Name, env, change.Create, change.Absent, PhaseNetworks,
@@ -74,6 +81,13 @@ func (hp *hostPlanner) volumes() {
 	}
 	for i := range hp.host.Volumes {
 		v := &hp.host.Volumes[i]
+		if owner, taken := hp.have.ForeignVolumes[v.Name]; taken {
+			hp.blocked[v.Name] = fmt.Sprintf("volume %s exists and is %s", v.Name, owner)
+			s := hp.add(change.KindVolume, v.Name, v.Labels[drivers.LabelEnv], change.Skip, change.Blocked, PhaseVolumes,
+				hp.blocked[v.Name]+": it is not taken over, and nothing mounts it")
+			s.Group = v.Labels[drivers.LabelGroup]
+			continue
+		}
 		if _, ok := have[v.Name]; !ok {
 			hp.add(change.KindVolume, v.Name, v.Labels[drivers.LabelEnv], change.Create, change.Absent, PhaseVolumes, "absent").Volume = v
 		}

@@ -81,11 +81,24 @@ func (p Plan) Changes() int {
 	return n
 }
 
+// Blocked returns the steps that cannot be done safely (an object they
+// need is not this deployment's): nothing was planned for them.
+func (p Plan) Blocked() []Step {
+	var out []Step
+	for _, s := range p.Steps {
+		if s.Code == change.Blocked {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Empty reports whether the plan changes nothing on the reachable hosts.
 func (p Plan) Empty() bool { return p.Changes() == 0 }
 
-// Converged reports whether every host was observed and nothing is left to do.
-func (p Plan) Converged() bool { return p.Empty() && len(p.Unreachable) == 0 }
+// Converged reports whether every host was observed, nothing is left to
+// do and nothing is blocked.
+func (p Plan) Converged() bool { return p.Empty() && len(p.Unreachable) == 0 && len(p.Blocked()) == 0 }
 
 // Down reports whether the host could not be observed.
 func (p Plan) Down(host string) bool {
@@ -123,6 +136,11 @@ type HostState struct {
 	// NoTunnels: the host's tunnels are not observed (no netlink access);
 	// tunnel steps are skipped rather than planned blind.
 	NoTunnels bool `json:"noTunnels,omitempty"`
+	// ForeignNetworks and ForeignVolumes are names on the host held by
+	// someone else (not Rensei, or another deployment): nothing of this
+	// deployment may take, join or mount them.
+	ForeignNetworks map[string]drivers.Owner `json:"foreignNetworks,omitempty"`
+	ForeignVolumes  map[string]drivers.Owner `json:"foreignVolumes,omitempty"`
 }
 
 // Compute returns the steps that take have to want. It does no I/O and is
@@ -138,7 +156,7 @@ func Compute(want *place.Desired, have Observed) Plan {
 			p.Unreachable = append(p.Unreachable, Unreachable{Host: h.Key, Error: obs.Err.Error()})
 			continue
 		}
-		hp := hostPlanner{want: want, where: where, host: h, have: obs}
+		hp := hostPlanner{want: want, where: where, host: h, have: obs, blocked: map[string]string{}}
 		p.Steps = append(p.Steps, hp.steps()...)
 	}
 	sort.SliceStable(p.Steps, func(i, j int) bool {
@@ -161,6 +179,9 @@ type hostPlanner struct {
 	host  *place.Host
 	have  HostState
 	out   []Step
+	// blocked holds the networks and volumes (by Docker name) that are
+	// someone else's, and why.
+	blocked map[string]string
 }
 
 // add records a step on the host being planned.

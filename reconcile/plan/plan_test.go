@@ -27,8 +27,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func topology(image string, members ...string) *schema.Topology {
 	return &schema.Topology{
 		Sites: []schema.Site{
-			{Name: "campus", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.1"}}},
-			{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x", Underlay: "198.18.0.2"}}},
+			{Name: "campus", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x1", Underlay: "198.18.0.1"}}},
+			{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x2", Underlay: "198.18.0.2"}}},
 		},
 		Environments: []schema.Environment{{
 			Name:     "cs101",

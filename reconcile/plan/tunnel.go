@@ -6,7 +6,6 @@ import (
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/reconcile/change"
-	"github.com/rensei-dev/rensei/reconcile/place"
 )
 
 func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
@@ -30,6 +29,10 @@ func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
 		t := &hp.host.Tunnels[i]
 		o, ok := have[t.Name]
 		delete(have, t.Name)
+		if why := hp.blocked["bridge "+t.Bridge]; why != "" {
+			hp.add(change.KindTunnel, t.Name, EnvOfOwner(t.Owner), change.Skip, change.Blocked, PhaseTunnels, why+": no tunnel is enslaved to it")
+			continue
+		}
 		var (
 			action change.Action
 			code   change.Code
@@ -61,7 +64,7 @@ func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
 
 // EnvOfOwner is the environment of a tunnel's owner alias.
 func EnvOfOwner(owner string) string {
-	_, id := place.SplitOwner(owner)
+	_, id := drivers.SplitOwner(owner)
 	env, _, _ := strings.Cut(id, "/")
 	return env
 }

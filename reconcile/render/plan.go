@@ -24,13 +24,22 @@ func Plan(w io.Writer, p plan.Plan, colour bool) error {
 			host = s.Host
 			fmt.Fprintf(&b, "%s\n", host)
 		}
-		line := fmt.Sprintf("  %s %-9s %s: %s", symbols[s.Action], s.Kind, s.Name, s.Reason)
+		mark := symbols[s.Action]
+		if s.Code == change.Blocked {
+			mark = "×" // nothing is done, and it needs attention
+		}
+		line := fmt.Sprintf("  %s %-9s %s: %s", mark, s.Kind, s.Name, s.Reason)
 		// A semester's worth of kept volumes is one line, not hundreds.
 		if n := sameKeeps(p.Steps[i:]); n >= collapseAt {
 			line = fmt.Sprintf("  %s %-9s %d volumes (%s … %s): %s", symbols[s.Action], s.Kind, n, s.Name, p.Steps[i+n-1].Name, s.Reason)
 			i += n - 1
 		}
-		b.WriteString(paint(colour, s.Action, line) + "\n")
+		if s.Code == change.Blocked {
+			line = loud(colour, line)
+		} else {
+			line = paint(colour, s.Action, line)
+		}
+		b.WriteString(line + "\n")
 	}
 	for _, u := range p.Unreachable {
 		b.WriteString(paint(colour, change.Skip, fmt.Sprintf("%s: unreachable, not planned: %s", u.Host, u.Error)) + "\n")
@@ -70,14 +79,18 @@ func PlanSummary(p plan.Plan) string {
 	if n[change.Keep] > 0 {
 		rest += fmt.Sprintf(", %d kept", n[change.Keep])
 	}
-	if n[change.Skip] > 0 {
-		rest += fmt.Sprintf(", %d skipped", n[change.Skip])
+	blocked := len(p.Blocked())
+	if n[change.Skip] > blocked {
+		rest += fmt.Sprintf(", %d skipped", n[change.Skip]-blocked)
+	}
+	if blocked > 0 {
+		rest += fmt.Sprintf("; %s BLOCKED (not this deployment's objects in the way)", change.Count(blocked, "step"))
 	}
 	if down > 0 {
 		rest += fmt.Sprintf("; %s unreachable, not planned", change.Count(down, "host"))
 	}
 	if p.Empty() {
-		if down > 0 {
+		if down > 0 || blocked > 0 {
 			return "No changes on the reachable hosts" + rest + "."
 		}
 		return "No changes: every host is converged" + rest + "."

@@ -92,10 +92,13 @@ func Build(key, commit string, p plan.Plan, res apply.Result, converged bool, no
 		}
 	}
 	for _, s := range p.Steps {
-		if s.Host != key || !s.Action.Changes() {
+		if s.Host != key || (!s.Action.Changes() && s.Code != change.Blocked) {
 			continue // volumes kept and the like are not drift
 		}
 		r.Drift = append(r.Drift, item(s, ""))
+		if s.Code == change.Blocked {
+			r.Converged = false
+		}
 	}
 	for _, s := range res.Done {
 		if s.Host == key {

@@ -6,12 +6,18 @@
   // site(name, hosts) is a site; hosts is an array of host(...).
   site(name, hosts, labels={}):: { name: name, hosts: hosts, labels: labels },
 
-  // host(name, docker, underlay) is a Docker host at a site.
-  host(name, docker='unix:///var/run/docker.sock', underlay=null, netns=null, capacity=null, labels={})::
+  // host(name, docker, underlay) is a Docker host at a site. publish is
+  // the address its published ports bind to (default 127.0.0.1); a tcp://
+  // engine needs tls files, or insecure=true to accept running without.
+  host(name, docker='unix:///var/run/docker.sock', underlay=null, netns=null, capacity=null, labels={}, publish=null, tls=null, insecure=false, lans=null)::
     { name: name, docker: docker, labels: labels }
     + (if underlay != null then { underlay: underlay } else {})
     + (if netns != null then { netns: netns } else {})
-    + (if capacity != null then { capacity: capacity } else {}),
+    + (if capacity != null then { capacity: capacity } else {})
+    + (if publish != null then { publish: publish } else {})
+    + (if tls != null then { tls: tls } else {})
+    + (if insecure then { insecure: true } else {})
+    + (if lans != null then { lans: lans } else {}),
 
   // network(name, subnet) is an L2 overlay network of an environment.
   network(name, subnet, vni=null, mtu=null)::
@@ -37,6 +43,16 @@
       }
       for line in lines[1:]
     ],
+
+  // secret(name) refers to a secret kept outside Git, in the secrets
+  // directory of the machine that applies; use it in env values and file
+  // contents. The value never appears in plans, reports or labels.
+  secret(name):: '${rensei:secret:' + name + '}',
+
+  // derivedSecret(name, context) is a value derived from secret name for
+  // context (HMAC): one master secret, one token per student, e.g.
+  // derivedSecret('notebook', env + '/' + member).
+  derivedSecret(name, context):: '${rensei:secret:' + name + ':' + context + '}',
 
   // file(path, content) is a file placed into each container before it starts.
   file(path, content, mode=420):: { path: path, content: content, mode: mode },

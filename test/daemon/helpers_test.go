@@ -94,6 +94,9 @@ const fakeSites = `local r = import 'rensei.libsonnet';
 
 // course is an environment with one container per member, spread over the sites.
 func course(members ...string) string {
+	if len(members) == 0 {
+		return "{ name: 'course', groups: [] }\n" // the semester is over: nobody left
+	}
 	return fmt.Sprintf(`{
   name: 'course',
   groups: [{ name: 'lab', image: 'rensei/busybox:latest', members: %s, command: ['sleep', 'infinity'] }],
@@ -123,8 +126,8 @@ func newFakeFleet() *fakeFleet {
 	return f
 }
 
-func (f *fakeFleet) connect(_ context.Context, topo *schema.Topology, only []string, _ *slog.Logger) (*engine.Hosts, <-chan struct{}, error) {
-	out := &engine.Hosts{Drivers: map[string]drivers.Host{}}
+func (f *fakeFleet) connect(_ context.Context, topo *schema.Topology, only []string, scope string, _ *slog.Logger) (*engine.Hosts, <-chan struct{}, error) {
+	out := &engine.Hosts{Drivers: map[string]drivers.Host{}, Scope: scope}
 	for _, s := range topo.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
@@ -135,7 +138,7 @@ func (f *fakeFleet) connect(_ context.Context, topo *schema.Topology, only []str
 			if !ok {
 				return nil, nil, fmt.Errorf("no fake host %s", key)
 			}
-			out.Drivers[key] = fh.Drivers()
+			out.Drivers[key] = fh.DriversFor(scope)
 		}
 	}
 	return out, nil, nil

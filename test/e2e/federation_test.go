@@ -328,7 +328,7 @@ func testSiteDown(t *testing.T, f *fed) {
 	must(t, "ip", ipNS(siteC, "link", "del", tunnel)...)
 
 	r := f.apply(t, "converge with site-b down", 1)
-	if !strings.Contains(r.stderr, "unreachable, skipped: "+siteB.key+"; every other host converged") {
+	if !strings.Contains(r.stderr, "unreachable, skipped: "+siteB.key+"; everything else converged") {
 		t.Errorf("apply does not report %s unreachable on stderr:\n%s", siteB.key, r.stderr)
 	}
 	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(siteB.key) + `: unreachable, not planned: `).MatchString(r.stdout) {
