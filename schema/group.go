@@ -58,6 +58,7 @@ func (v *validator) group(e *Environment, g *Group, t *Tenant, nets map[string]*
 		}
 	}
 	v.resources(g, t, at)
+	v.hostCPUs(g, at)
 	v.envVars(g, at)
 	attached := map[string]bool{}
 	for _, a := range g.Networks {
@@ -201,6 +202,39 @@ func (v *validator) resources(g *Group, t *Tenant, at func([]string, string, ...
 	}
 	if m := t.MaxResources; m.Memory.N > 0 && r.Memory.N > m.Memory.N {
 		at([]string{r.Memory.Text}, "resources: memory %s is more than tenant %q allows (%s: %s)", r.Memory.Text, t.Name, policyRule(t, "maxResources.memory"), m.Memory.Text)
+	}
+}
+
+// hostCPUs refuses more CPUs per container than every host the group may
+// use declares: Docker refuses a container more CPUs than its host has.
+func (v *validator) hostCPUs(g *Group, at func([]string, string, ...any)) {
+	if g.Resources.CPUs == 0 {
+		return
+	}
+	sites := g.Placement.Sites
+	if len(sites) == 0 {
+		for _, s := range v.topo.Sites {
+			sites = append(sites, s.Name)
+		}
+	}
+	most := 0.0
+	for _, name := range sites {
+		s := v.sites[name]
+		if s == nil {
+			continue
+		}
+		for _, h := range s.Hosts {
+			if !HostMatches(h, g.Placement.HostLabels) {
+				continue
+			}
+			if h.Capacity == nil || h.Capacity.CPUs == 0 {
+				return // a host without a declared size may be large enough
+			}
+			most = max(most, h.Capacity.CPUs)
+		}
+	}
+	if most > 0 && g.Resources.CPUs > most {
+		at([]string{"cpus"}, "resources: cpus %v is more than any host it may use has (%v): Docker refuses a container more CPUs than its host", g.Resources.CPUs, most)
 	}
 }
 
