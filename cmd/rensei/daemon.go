@@ -83,6 +83,7 @@ func newDaemon(g *globals) *cobra.Command {
 		webhookEnv    string
 		keyringFile   string
 		secretsDir    string
+		adminKeyring  string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon --repo URL|PATH",
@@ -110,13 +111,13 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 			if err != nil {
 				return err
 			}
-			var keyring string
-			if keyringFile != "" {
-				b, err := os.ReadFile(keyringFile)
-				if err != nil {
-					return fmt.Errorf("--verify-keyring: %w", err)
-				}
-				keyring = string(b)
+			keyring, err := readKeyring("--verify-keyring", keyringFile)
+			if err != nil {
+				return err
+			}
+			admins, err := readKeyring("--admin-keyring", adminKeyring)
+			if err != nil {
+				return err
 			}
 			secret, err := readSecret(webhookSecret, webhookEnv)
 			if err != nil {
@@ -129,21 +130,22 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 				return fmt.Errorf("daemon: own executable: %w", err)
 			}
 			d, err := daemon.New(daemon.Config{
-				Evaluator:  engine.Child{Exe: exe},
-				Secrets:    &engine.Secrets{Dir: secretsDir},
-				Remote:     remote,
-				Branch:     branch,
-				Publisher:  &status.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},
-				Interval:   interval,
-				Hosts:      hf.hosts,
-				Scope:      scope,
-				Load:       schema.Options{Timeout: evalTimeout},
-				Apply:      apply.Options{Parallel: parallel, Log: log},
-				AllowPrune: allowPrune,
-				PruneShare: pruneShare,
-				Keyring:    keyring,
-				Metrics:    daemon.NewMetrics(reg),
-				Log:        log,
+				Evaluator:    engine.Child{Exe: exe},
+				Secrets:      &engine.Secrets{Dir: secretsDir},
+				Remote:       remote,
+				Branch:       branch,
+				Publisher:    &status.Publisher{Remote: remote, Branch: rf.statusBranch, Log: log},
+				Interval:     interval,
+				Hosts:        hf.hosts,
+				Scope:        scope,
+				Load:         schema.Options{Timeout: evalTimeout},
+				Apply:        apply.Options{Parallel: parallel, Log: log},
+				AllowPrune:   allowPrune,
+				PruneShare:   pruneShare,
+				Keyring:      keyring,
+				AdminKeyring: admins,
+				Metrics:      daemon.NewMetrics(reg),
+				Log:          log,
 			})
 			if err != nil {
 				return err
@@ -179,8 +181,26 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.StringVar(&webhookSecret, "webhook-secret-file", "", "file holding the webhook secret (else the variable named by --webhook-secret-env); no secret: /webhook is off")
 	f.StringVar(&webhookEnv, "webhook-secret-env", "RENSEI_WEBHOOK_SECRET", "variable holding the webhook secret")
 	f.StringVar(&secretsDir, "secrets-dir", defaultSecretsDir(), "directory of secret values, one file per secret (env RENSEI_SECRETS_DIR); never in Git")
+	f.StringVar(&adminKeyring, "admin-keyring", "", "armored PGP key ring of campus IT: heads changing policy/ or sites/ must be signed by one of its keys")
 	f.StringVar(&keyringFile, "verify-keyring", "", "armored PGP key ring: apply only heads signed by one of its keys")
 	return cmd
+}
+
+// readKeyring reads an armored OpenPGP key ring file named by flag, or "".
+func readKeyring(flag, file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	defer f.Close()
+	kr, err := gitrepo.ReadKeyring(f)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", flag, file, err)
+	}
+	return kr, nil
 }
 
 // readSecret reads a secret from a file (first line) or a variable.

@@ -294,6 +294,9 @@ func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*re
 			return nil, err
 		}
 	}
+	if err := d.verifyAdmin(rev, sha); err != nil {
+		return nil, err
+	}
 	d.evaluations.Add(1)
 	root, err := rev.Root()
 	if err != nil {
@@ -310,6 +313,22 @@ func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*re
 		return nil, err
 	}
 	return out, nil
+}
+
+// verifyAdmin refuses a revision that changes what campus IT owns
+// (policy/, sites/) unless an admin key signed it.
+func (d *Daemon) verifyAdmin(rev gitrepo.Revision, sha string) error {
+	if d.cfg.AdminKeyring == "" {
+		return nil
+	}
+	changed, err := d.cfg.Remote.DirsChanged(d.currentSHA(), sha, "policy", "sites")
+	if err != nil || !changed {
+		return err
+	}
+	if _, err := rev.Verify(d.cfg.AdminKeyring); err != nil {
+		return fmt.Errorf("commit %s changes policy/ or sites/, which only an admin key may sign: %w", gitrepo.Short(sha), err)
+	}
+	return nil
 }
 
 // errRetry: the head could not be fetched; it is looked at again next pass.

@@ -385,3 +385,40 @@ func (r *Remote) tracked(branch string) plumbing.Hash {
 	}
 	return ref.Hash()
 }
+
+// DirsChanged reports whether any of the top-level directories dirs
+// differs between fetched commits a and b ("" for a: no commit before).
+func (r *Remote) DirsChanged(a, b string, dirs ...string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := func(h string) (string, error) {
+		if h == "" {
+			return "", nil
+		}
+		c, err := r.cache.CommitObject(plumbing.NewHash(h))
+		if err != nil {
+			return "", fmt.Errorf("remote %s: commit %s: %w", r.name, Short(h), err)
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return "", fmt.Errorf("remote %s: commit %s: tree: %w", r.name, Short(h), err)
+		}
+		k := ""
+		for _, d := range dirs {
+			if e, err := tree.FindEntry(d); err == nil {
+				k += e.Hash.String()
+			}
+			k += "/"
+		}
+		return k, nil
+	}
+	ka, err := key(a)
+	if err != nil {
+		return false, err
+	}
+	kb, err := key(b)
+	if err != nil {
+		return false, err
+	}
+	return a == "" || ka != kb, nil
+}

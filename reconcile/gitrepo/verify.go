@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -32,7 +34,7 @@ func (r Revision) Verify(keyring string) (signer string, err error) {
 	if !containsPGP(c.PGPSignature) {
 		return "", fmt.Errorf("commit %s: %w: %w", Short(r.SHA()), ErrUntrusted, ErrNotPGP)
 	}
-	ent, err := c.Verify(keyring)
+	ent, err := verifyCommit(c, keyring)
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w: %v", Short(r.SHA()), ErrUntrusted, err)
 	}
@@ -44,6 +46,31 @@ func (r Revision) Verify(keyring string) (signer string, err error) {
 		signer = strings.TrimSpace(signer + " (key " + ent.PrimaryKey.KeyIdString() + ")")
 	}
 	return signer, nil
+}
+
+// verifyCommit checks a commit's armored signature against every key of
+// an armored key ring, which may hold several blocks (one per team).
+func verifyCommit(c *object.Commit, keyring string) (*openpgp.Entity, error) {
+	var keys openpgp.EntityList
+	for _, block := range strings.SplitAfter(keyring, "-----END PGP PUBLIC KEY BLOCK-----") {
+		if !strings.Contains(block, "BEGIN PGP PUBLIC KEY BLOCK") {
+			continue
+		}
+		list, err := openpgp.ReadArmoredKeyRing(strings.NewReader(block))
+		if err != nil {
+			return nil, fmt.Errorf("key ring: %w", err)
+		}
+		keys = append(keys, list...)
+	}
+	encoded := &plumbing.MemoryObject{}
+	if err := c.EncodeWithoutSignature(encoded); err != nil {
+		return nil, err
+	}
+	content, err := encoded.Reader()
+	if err != nil {
+		return nil, err
+	}
+	return openpgp.CheckArmoredDetachedSignature(keys, content, strings.NewReader(c.PGPSignature), nil)
 }
 
 // Verify checks the signature of commit (a full hash) in the repository;

@@ -54,3 +54,38 @@ func TestVerifiedHeads(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminSignsPolicyAndSites: with an admin key ring, a head that
+// changes policy/ or sites/ must carry an admin's signature; tenants'
+// signatures (the verify key ring) suffice for environments.
+func TestAdminSignsPolicyAndSites(t *testing.T) {
+	admin, admins := pgpkey.New(t, "it-services")
+	lecturer, lecturers := pgpkey.New(t, "lecturer")
+	repo := newConfigRepo(t)
+	fleet := newFakeFleet()
+	first := repo.pushSigned(t, admin, "sites, by IT", map[string]string{"sites/lab.jsonnet": fakeSites, "environments/course.jsonnet": course("ann")})
+	d := newDaemon(t, repo, fleet, func(c *daemon.Config) {
+		c.Keyring = admins + "\n" + lecturers
+		c.AdminKeyring = admins
+		c.Hosts = []string{"site-a/docker", "site-b/docker", "site-c/docker"}
+	})
+	ctx := context.Background()
+	d.Pass(ctx)
+	course2 := repo.pushSigned(t, lecturer, "add bob, by the lecturer", map[string]string{"environments/course.jsonnet": course("ann", "bob")})
+	d.Pass(ctx)
+	if got := fleet.containers(t); len(got) != 2 {
+		t.Fatalf("a lecturer's change of an environment was not applied: %v", got)
+	}
+	sneaky := repo.pushSigned(t, lecturer, "widen the sites, by the lecturer", map[string]string{
+		"sites/lab.jsonnet": fakeSites + "// the lecturer edits IT's file\n", "environments/course.jsonnet": course("ann", "bob", "cho")})
+	d.Pass(ctx)
+	if got := fleet.containers(t); len(got) != 2 {
+		t.Fatalf("a lecturer's change of sites/ was applied: %v", got)
+	}
+	for host, r := range repo.reports() {
+		if r.Commit != course2 || r.Refused == nil || r.Refused.Commit != sneaky || !strings.Contains(r.Refused.Reason, "only an admin key may sign") {
+			t.Fatalf("%s: the lecturer's change of sites/ is not refused as such: %+v", host, r)
+		}
+	}
+	_ = first
+}
