@@ -60,9 +60,9 @@ type loader struct {
 	opts         Options
 	siteFailed   bool // a site file did not evaluate or decode
 	policyFailed bool // a policy file did not decode
-	im         *importer
-	vm         *jsonnet.VM
-	problems   Problems
+	im           *importer
+	vm           *jsonnet.VM
+	problems     Problems
 }
 
 func (l *loader) load(fsys fs.FS) *Topology {

@@ -43,8 +43,8 @@ host was unreachable, or a host did not converge.`,
 			shown := false
 			out := engine.Pass(ctx, want, hosts, engine.Options{
 				Secrets: rev.Secrets,
-				Apply: apply.Options{Parallel: parallel, Log: log},
-				Log:   log,
+				Apply:   apply.Options{Parallel: parallel, Log: log},
+				Log:     log,
 				Confirm: func(p plan.Plan) (bool, error) {
 					shown = true
 					if err := render.Plan(g.stdout, p, colour(g.stdout)); err != nil {

@@ -69,16 +69,16 @@ type Config struct {
 	PruneShare float64
 	// Keyring, when set, is an armored PGP key ring: only heads signed by
 	// one of its keys are applied.
-	Keyring    string
+	Keyring string
 	// AdminKeyring, when set, is the armored PGP key ring of campus IT: a
 	// head that changes policy/ or sites/ (against the revision enforced)
 	// is applied only when signed by one of its keys. Tenants' keys (in
 	// Keyring) may sign everything else.
 	AdminKeyring string
-	Connect    ConnectFunc // default engine.ConnectWatching
-	Metrics    *Metrics    // default: a new set on its own registry
-	Log        *slog.Logger
-	MaxBackoff time.Duration // default DefaultMaxBackoff
+	Connect      ConnectFunc // default engine.ConnectWatching
+	Metrics      *Metrics    // default: a new set on its own registry
+	Log          *slog.Logger
+	MaxBackoff   time.Duration // default DefaultMaxBackoff
 	// Now is the clock for active windows and report times (default time.Now).
 	Now func() time.Time
 }

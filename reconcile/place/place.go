@@ -146,7 +146,7 @@ type placer struct {
 	policy *schema.Policy
 	// usage is what each tenant's active environments use, for quotas.
 	usage map[string]*usage
-	vnis   map[int]string // VNI → env/network, for allocation
+	vnis  map[int]string // VNI → env/network, for allocation
 	// explicitVNI are the VNIs written in the configuration.
 	explicitVNI map[int]bool
 	networks    []*netPlacement

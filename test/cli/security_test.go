@@ -28,7 +28,7 @@ func TestNameClashIsBlocked(t *testing.T) {
 	netName, volName := r.env+"_default", r.env+"_data"
 	subnet := freeSubnet(t, cli)
 	if _, err := cli.NetworkCreate(ctx, netName, network.CreateOptions{Driver: "bridge",
-		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet.String()}}},
+		IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet.String()}}},
 		Labels: map[string]string{"com.docker.compose.network": "default"}}); err != nil {
 		t.Fatal(err)
 	}
