@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +83,7 @@ func newDaemon(g *globals) *cobra.Command {
 		keyringFile   string
 		secretsDir    string
 		adminKeyring  string
+		allowRewind   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon --repo URL|PATH",
@@ -141,6 +141,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 				Load:         schema.Options{Timeout: evalTimeout},
 				Apply:        apply.Options{Parallel: parallel, Log: log},
 				AllowPrune:   allowPrune,
+				AllowRewind:  allowRewind,
 				PruneShare:   pruneShare,
 				Keyring:      keyring,
 				AdminKeyring: admins,
@@ -157,13 +158,15 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 			if host, _, _ := net.SplitHostPort(listen); !isLoopback(host) {
 				log.Warn("listening beyond loopback: /metrics is readable by anyone who can connect", "addr", listen)
 			}
-			srv := &http.Server{Handler: d.Handler(secret), ReadHeaderTimeout: 10 * time.Second}
-			go srv.Serve(ln)
+			srvCtx, stopServer := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- daemon.Serve(srvCtx, ln, d.Handler(secret), daemon.DefaultLimits) }()
 			log.Info("daemon started", "repo", remote.Name(), "branch", branch, "listen", ln.Addr().String())
 			runErr := d.Run(ctx)
-			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(shut)
+			stopServer()
+			if err := <-served; err != nil {
+				log.Warn("http server", "err", err)
+			}
 			return runErr
 		},
 	}
@@ -173,6 +176,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.StringVar(&branch, "branch", "main", "branch of the config remote to enforce")
 	f.DurationVar(&interval, "interval", daemon.DefaultInterval, "time between passes (±10% jitter); events start one sooner")
 	f.StringVar(&listen, "listen", "127.0.0.1:9470", "address for /healthz, /readyz, /metrics and /webhook")
+	f.BoolVar(&allowRewind, "allow-rewind", false, "apply a head that does not descend from the enforced commit (a force-push back) without an approval")
 	f.BoolVar(&allowPrune, "allow-prune", false, "apply revisions that delete more than --prune-share of a host's containers")
 	f.Float64Var(&pruneShare, "prune-share", engine.DefaultPruneShare, "largest share of a host's managed containers a revision may delete")
 	f.StringVar(&scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines (env RENSEI_SCOPE)")

@@ -67,6 +67,10 @@ type Config struct {
 	// engine.DefaultPruneShare) of a host's managed containers, or all of them.
 	AllowPrune bool
 	PruneShare float64
+	// AllowRewind applies a head that does not descend from the enforced
+	// commit (a force-push back); without it such a head waits for an
+	// approval.
+	AllowRewind bool
 	// Keyring, when set, is an armored PGP key ring: only heads signed by
 	// one of its keys are applied.
 	Keyring string
@@ -114,11 +118,13 @@ type Daemon struct {
 	retryAt     time.Time
 	backoff     time.Duration
 	refWatcher  *refWatcher
-	fellBack    bool // fallback to the last enforced revision was tried
+	fellBack    bool            // fallback to the last enforced revision was tried
+	approvals   map[string]bool // "<commit> <what>" approvals found on the status branch
 
-	mu         sync.Mutex
-	lastPass   time.Time
-	lastResult string
+	mu             sync.Mutex
+	lastPass       time.Time
+	lastResult     string
+	convergedHosts int // hosts converged in the last pass
 }
 
 // New checks cfg and returns a daemon that has not started.
@@ -160,7 +166,7 @@ func New(cfg Config) (*Daemon, error) {
 			cfg.Publisher.Log = cfg.Log
 		}
 	}
-	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}}, nil
+	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}, approvals: map[string]bool{}}, nil
 }
 
 // Wake makes the next pass start now (or right after the current one).
@@ -172,8 +178,22 @@ func (d *Daemon) Wake() {
 	}
 }
 
-// Ready reports whether a pass has enforced a revision.
-func (d *Daemon) Ready() bool { return d.ready.Load() }
+// Ready reports whether the last pass enforced a revision and at least one
+// host converged in it.
+func (d *Daemon) Ready() bool { return d.NotReady() == "" }
+
+// NotReady says why the daemon is not ready, or "".
+func (d *Daemon) NotReady() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case !d.ready.Load():
+		return "no pass has enforced a revision yet"
+	case d.convergedHosts == 0:
+		return "no host converged in the last pass (unreachable or failing)"
+	}
+	return ""
+}
 
 // Stats returns the counters so far.
 func (d *Daemon) Stats() Stats {

@@ -24,9 +24,10 @@ type revision struct {
 	// validUntil is when an environment's active window opens or closes:
 	// the placement is recomputed then (no Jsonnet evaluation).
 	validUntil time.Time
-	// unvetted are the hosts that were down when the revision was adopted:
-	// the prune guard has not seen their part yet.
-	unvetted map[string]bool
+	// message is the commit message, for approval trailers.
+	message string
+	// signedByAdmin: the commit verified against the admin key ring.
+	signedByAdmin bool
 }
 
 // Pass results, as the rensei_passes_total result label.
@@ -61,6 +62,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 		d.armRefWatcher(ctx)
 	}
 
+	d.recheckHeld(ctx)
 	cand := d.current
 	var fresh *revision
 	if head, ok := d.newHead(); ok {
@@ -96,16 +98,14 @@ func (d *Daemon) pass(ctx context.Context) string {
 	}
 	opts := engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets}
 	if fresh != nil {
-		opts.Guard = d.guardFresh
+		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardFresh(ctx, fresh, p, obs) }
 	} else {
-		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) {
-			return d.guardReturningHosts(cand, p, obs), nil
-		}
+		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardEvery(ctx, cand, p, obs), nil }
 	}
 	out := engine.Pass(ctx, cand.want, d.conn.hosts, opts)
 	if fresh != nil {
 		if out.Held != nil {
-			d.refuse(fresh.SHA(), out.Held, true)
+			d.hold(fresh.SHA(), status.ApprovePrune, out.Held)
 			if d.current == nil {
 				d.fallback(ctx, now)
 			}
@@ -118,15 +118,11 @@ func (d *Daemon) pass(ctx context.Context) string {
 				d.log.Error("connect", "commit", cand.SHA(), "err", err)
 				return ResultFailed
 			}
-			out = engine.Pass(ctx, cand.want, d.conn.hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets})
+			cur := cand
+			out = engine.Pass(ctx, cand.want, d.conn.hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets,
+				Guard: func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardEvery(ctx, cur, p, obs), nil }})
 		} else {
 			d.current, d.refused = fresh, nil
-			fresh.unvetted = map[string]bool{}
-			for key, st := range out.Observed {
-				if st.Err != nil {
-					fresh.unvetted[key] = true
-				}
-			}
 			d.log.Info("revision adopted", "commit", fresh.SHA())
 		}
 	}
@@ -141,7 +137,17 @@ func (d *Daemon) pass(ctx context.Context) string {
 	case !out.Plan.Empty():
 		result = ResultChanged
 	}
-	d.publish(ctx, d.reports(cand.SHA(), d.conn.hosts.Only(cand.want), out, now))
+	reports := d.reports(cand.SHA(), d.conn.hosts.Only(cand.want), out, now)
+	d.publish(ctx, reports)
+	converged := 0
+	for _, r := range reports {
+		if r.Converged {
+			converged++
+		}
+	}
+	d.mu.Lock()
+	d.convergedHosts = converged
+	d.mu.Unlock()
 	if ctx.Err() == nil {
 		d.ready.Store(true) // a revision is enforced
 	}
@@ -149,12 +155,9 @@ func (d *Daemon) pass(ctx context.Context) string {
 }
 
 // guardFresh holds a new revision that would prune too much, unless
-// pruning is allowed.
-func (d *Daemon) guardFresh(p plan.Plan, obs plan.Observed) (plan.Plan, error) {
-	if d.cfg.AllowPrune {
-		return p, nil
-	}
-	if why := d.guard.Check(p, obs); why != "" {
+// pruning is allowed or approved for it.
+func (d *Daemon) guardFresh(ctx context.Context, fresh *revision, p plan.Plan, obs plan.Observed) (plan.Plan, error) {
+	if why := d.guard.Check(p, obs); why != "" && !d.allowed(ctx, fresh, status.ApprovePrune) {
 		return p, errors.New(why)
 	}
 	return p, nil
@@ -185,27 +188,96 @@ func (d *Daemon) fallback(ctx context.Context, now time.Time) *revision {
 	return rev
 }
 
-// guardReturningHosts runs the prune guard for the hosts that were down
-// when cand was adopted and are back: a host whose part would prune too much
-// keeps its containers (its deletions are dropped from p and the hold is
-// reported) until a later revision or --allow-prune.
-func (d *Daemon) guardReturningHosts(cand *revision, p plan.Plan, obs plan.Observed) plan.Plan {
-	if d.cfg.AllowPrune {
-		return p
-	}
-	for _, host := range slices.Sorted(maps.Keys(cand.unvetted)) {
-		if obs[host].Err != nil {
-			continue
+// guardEvery runs the prune guard on a pass of the enforced revision:
+// a window that closed, a clock that jumped, a host back from an outage.
+// On a host where the pass would delete for good more than the guard
+// allows, those deletions are held (dropped from the plan; what is
+// deleted only to be made again still happens) and reported, until the
+// commit is approved (rensei approve, or an approving signed commit) or
+// --allow-prune.
+func (d *Daemon) guardEvery(ctx context.Context, cand *revision, p plan.Plan, obs plan.Observed) plan.Plan {
+	var held []string
+	held0 := p
+	for _, host := range slices.Sorted(maps.Keys(engine.Deletions(p))) {
+		if why := d.guard.Check(held0, obs, host); why != "" {
+			held = append(held, why)
+			p = d.guard.Hold(p, host)
 		}
-		why := d.guard.Check(p, obs, host)
-		if why == "" {
-			delete(cand.unvetted, host)
-			continue
-		}
-		d.refuse(cand.SHA(), fmt.Errorf("host %s was down when this revision was adopted: %s", host, why), true)
-		p = d.guard.Hold(p, host)
 	}
+	if len(held) == 0 || d.allowed(ctx, cand, status.ApprovePrune) {
+		if r := d.refused; r != nil && r.Commit == cand.SHA() && r.Awaiting == status.ApprovePrune {
+			d.refused = nil // the hold is over
+		}
+		return held0
+	}
+	d.hold(cand.SHA(), status.ApprovePrune, errors.New(strings.Join(held, "; ")))
 	return p
+}
+
+// allowed reports whether what (status.ApprovePrune or ApproveRewind) is
+// allowed for rev: by the daemon's flags, by an approving trailer in the
+// commit ("Rensei-Approve: prune", from an admin when an admin key ring
+// is set), or by an approval on the status branch (rensei approve).
+func (d *Daemon) allowed(ctx context.Context, rev *revision, what string) bool {
+	switch {
+	case what == status.ApprovePrune && d.cfg.AllowPrune, what == status.ApproveRewind && d.cfg.AllowRewind:
+		return true
+	case approvesIn(rev.message, what) && (d.cfg.AdminKeyring == "" || rev.signedByAdmin):
+		return true
+	}
+	return d.approvedOnBranch(ctx, rev.SHA(), what)
+}
+
+// approvedOnBranch looks for an approval on the status branch; a found
+// one is remembered.
+func (d *Daemon) approvedOnBranch(ctx context.Context, sha, what string) bool {
+	if d.cfg.Publisher == nil {
+		return false
+	}
+	key := sha + " " + what
+	if d.approvals[key] {
+		return true
+	}
+	ok, err := status.Approved(ctx, d.cfg.Remote, d.cfg.Publisher.Branch, sha, what)
+	if err != nil {
+		d.log.Warn("status branch: approvals unreadable", "commit", sha, "err", err)
+	}
+	if ok {
+		d.approvals[key] = true
+		d.log.Info("approved", "commit", sha, "action", what)
+	}
+	return ok
+}
+
+// approvesIn reports whether a commit message carries the trailer
+// "Rensei-Approve: <what>".
+func approvesIn(message, what string) bool {
+	for _, line := range strings.Split(message, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "Rensei-Approve") && strings.EqualFold(strings.TrimSpace(v), what) {
+			return true
+		}
+	}
+	return false
+}
+
+// hold records a commit held back until what is approved, and why.
+func (d *Daemon) hold(sha, what string, why error) {
+	d.refuse(sha, fmt.Errorf("%w; approve with `rensei approve --commit %s --%s`, a commit carrying the trailer \"Rensei-Approve: %s\", or --allow-%s",
+		why, sha, what, what, what), true)
+	d.refused.Awaiting = what
+}
+
+// recheckHeld looks again at a held head: once approved, it is loaded
+// again (as if new).
+func (d *Daemon) recheckHeld(ctx context.Context) {
+	r := d.refused
+	if r == nil || !r.Held || r.Awaiting == "" || r.Commit == d.currentSHA() {
+		return
+	}
+	if d.approvedOnBranch(ctx, r.Commit, r.Awaiting) || (r.Awaiting == status.ApprovePrune && d.cfg.AllowPrune) {
+		d.seen = "" // load it again: the guard now lets it through
+	}
 }
 
 // checkRemote asks the remote for its head unless it is backing off.
@@ -280,8 +352,24 @@ func (d *Daemon) load(ctx context.Context, head string, now time.Time) (*revisio
 	}
 	// The branch may have moved again between ls-remote and fetch: take what was fetched.
 	d.seen = got
-	return d.loadCommit(ctx, got, now)
+	rev, err := d.loadCommit(ctx, got, now)
+	if err != nil {
+		return nil, err
+	}
+	if cur := d.currentSHA(); cur != "" {
+		forward, err := d.cfg.Remote.IsAncestor(cur, got)
+		if err != nil {
+			d.log.Warn("cannot tell whether the head descends from the enforced commit", "commit", got, "err", err)
+		}
+		if !forward && !d.allowed(ctx, rev, status.ApproveRewind) {
+			return nil, errRewind
+		}
+	}
+	return rev, nil
 }
+
+// errRewind: the new head does not descend from the enforced commit.
+var errRewind = errors.New("rewind")
 
 // loadCommit verifies and evaluates a fetched commit and places it at now.
 func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*revision, error) {
@@ -297,6 +385,11 @@ func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*re
 	if err := d.verifyAdmin(rev, sha); err != nil {
 		return nil, err
 	}
+	signedByAdmin := false
+	if d.cfg.AdminKeyring != "" {
+		_, verr := rev.Verify(d.cfg.AdminKeyring)
+		signedByAdmin = verr == nil
+	}
 	d.evaluations.Add(1)
 	root, err := rev.Root()
 	if err != nil {
@@ -308,7 +401,7 @@ func (d *Daemon) loadCommit(ctx context.Context, sha string, now time.Time) (*re
 		return nil, err
 	}
 	loaded.Secrets = d.cfg.Secrets
-	out := &revision{Revision: loaded}
+	out := &revision{Revision: loaded, message: rev.Commit.Message, signedByAdmin: signedByAdmin}
 	if err := d.replace(out, now); err != nil {
 		return nil, err
 	}
@@ -339,6 +432,10 @@ func (d *Daemon) refuse(head string, err error, held bool) {
 	if errors.Is(err, errRetry) {
 		return
 	}
+	if errors.Is(err, errRewind) {
+		d.hold(head, status.ApproveRewind, fmt.Errorf("head %s does not descend from the enforced commit %s: the branch was rewound or force-pushed", gitrepo.Short(head), gitrepo.Short(d.currentSHA())))
+		return
+	}
 	reason := err.Error()
 	var ps schema.Problems
 	if errors.As(err, &ps) {
@@ -348,7 +445,7 @@ func (d *Daemon) refuse(head string, err error, held bool) {
 	d.cfg.Metrics.refused(held)
 	verb := "revision refused; the previous one is still enforced"
 	if held {
-		verb = "revision held: it would prune too much; the previous one is still enforced"
+		verb = "revision held until approved; the previous one is still enforced"
 	}
 	d.log.Error(verb, "commit", head, "enforced", d.currentSHA(), "err", reason)
 }

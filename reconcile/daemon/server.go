@@ -1,28 +1,79 @@
 package daemon
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
-// Handler serves /healthz (the process is up), /readyz (a pass has
-// enforced a revision), /metrics (Prometheus) and, with a secret,
-// /webhook (push events; see Webhook).
+// Limits bound the daemon's HTTP server: every connection in time and
+// size, and their number, so that a slow or hostile client can hold
+// neither memory nor the daemon's attention.
+type Limits struct {
+	MaxConnections    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration // the whole request, body included
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration // a kept-alive connection between requests
+	MaxHeaderBytes    int
+}
+
+// DefaultLimits are the limits of `rensei daemon`.
+var DefaultLimits = Limits{MaxConnections: 64, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+	WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+
+// MaxBodyBytes bounds every request body (webhooks are the largest).
+const MaxBodyBytes = maxWebhookBody
+
+// Handler serves /healthz (the process is up), /readyz (a host converged
+// in the last pass), /metrics (Prometheus) and, with a secret, /webhook
+// (push events; see Webhook). Every request body is bounded.
 func (d *Daemon) Handler(webhookSecret []byte) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "not ready: no pass has enforced a revision yet", http.StatusServiceUnavailable)
+		if why := d.NotReady(); why != "" {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/webhook", &Webhook{Secret: webhookSecret, Branch: d.cfg.Branch, Wake: d.Wake, Count: d.cfg.Metrics.webhook})
-	return mux
+	return http.MaxBytesHandler(mux, MaxBodyBytes)
+}
+
+// Serve serves h on ln within lim until ctx ends, then shuts down
+// gracefully (bounded by 5 s). It returns nil after a shutdown.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, lim Limits) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(netutil.LimitListener(ln, lim.MaxConnections)) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shut)
+	if serr := <-done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
 }

@@ -44,9 +44,11 @@ type Item struct {
 type Refusal struct {
 	Commit string `json:"commit"`
 	Reason string `json:"reason"`
-	// Held: the revision is valid but would prune too much; it waits for
-	// --allow-prune or a later revision.
+	// Held: the revision is valid but waits for an approval (it would
+	// prune too much, or it rewinds the branch), or a later revision.
 	Held bool `json:"held,omitempty"`
+	// Awaiting names the approval it waits for: "prune" or "rewind".
+	Awaiting string `json:"awaiting,omitempty"`
 }
 
 // Report is the state of one host after a pass. Time is when this
