@@ -65,8 +65,8 @@ func TestGuardWindowCloseOnEngine(t *testing.T) {
 	repo := newConfigRepo(t)
 	clk := &clock{now: time.Date(2027, 7, 31, 23, 0, 0, 0, time.UTC)}
 	c1 := repo.push("init", map[string]string{
-		"sites/local.jsonnet":  "[{ name: 'local', hosts: [{ name: 'docker', docker: 'unix:///var/run/docker.sock' }] }]\n",
-		"policy/deploy.jsonnet": "{ deployment: '" + env + "' }\n",
+		"sites/local.jsonnet":         "[{ name: 'local', hosts: [{ name: 'docker', docker: 'unix:///var/run/docker.sock' }] }]\n",
+		"policy/deploy.jsonnet":       "{ deployment: '" + env + "' }\n",
 		"environments/course.jsonnet": windowed(env, "2027-08-01T00:00:00Z", "ann", "bob"),
 	})
 	remote, err := gitrepo.OpenRemote(repo.bare, t.TempDir(), gitrepo.Credentials{})
