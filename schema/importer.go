@@ -38,6 +38,10 @@ type cached struct {
 	err      error
 }
 
+// NewImporter returns the importer the loader uses, for tools (lint) that
+// run their own VM over a repository.
+func NewImporter(fsys fs.FS) jsonnet.Importer { return newImporter(fsys) }
+
 func newImporter(fsys fs.FS) *importer {
 	return &importer{fsys: fsys, cache: map[string]*cached{}, files: map[string][]byte{}}
 }

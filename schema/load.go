@@ -25,7 +25,20 @@ type Options struct {
 	MaxStack int
 	// Timeout bounds each file's evaluation (default 30s).
 	Timeout time.Duration
+	// MaxOutput bounds the JSON one file evaluates to, in bytes (default
+	// DefaultMaxOutput), and MaxTotalOutput all files together.
+	MaxOutput      int64
+	MaxTotalOutput int64
+	// OnFile, when set, is told each file before it is evaluated (the
+	// evaluating process names the file a bound stops).
+	OnFile func(file string)
 }
+
+// Default bounds on what a configuration evaluates to.
+const (
+	DefaultMaxOutput      = 64 << 20
+	DefaultMaxTotalOutput = 256 << 20
+)
 
 // DefaultTimeout bounds one file's evaluation when Options.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
@@ -58,8 +71,9 @@ func Load(fsys fs.FS, opts Options) (*Topology, error) {
 
 type loader struct {
 	opts         Options
-	siteFailed   bool // a site file did not evaluate or decode
-	policyFailed bool // a policy file did not decode
+	siteFailed   bool  // a site file did not evaluate or decode
+	policyFailed bool  // a policy file did not decode
+	total        int64 // bytes of JSON evaluated so far
 	im           *importer
 	vm           *jsonnet.VM
 	problems     Problems
@@ -181,6 +195,9 @@ func (l *loader) newVM() *jsonnet.VM {
 // array is one item per element. A timed-out evaluation is abandoned:
 // go-jsonnet cannot be interrupted, so its goroutine runs on until it ends.
 func (l *loader) evaluate(file string) []json.RawMessage {
+	if l.opts.OnFile != nil {
+		l.opts.OnFile(file)
+	}
 	vm := l.vm
 	timeout := l.opts.Timeout
 	if timeout <= 0 {
@@ -207,6 +224,22 @@ func (l *loader) evaluate(file string) []json.RawMessage {
 	}
 	if r.err != nil {
 		l.problems = append(l.problems, jsonnetProblem(file, r.err))
+		return nil
+	}
+	maxOut, maxTotal := l.opts.MaxOutput, l.opts.MaxTotalOutput
+	if maxOut <= 0 {
+		maxOut = DefaultMaxOutput
+	}
+	if maxTotal <= 0 {
+		maxTotal = DefaultMaxTotalOutput
+	}
+	l.total += int64(len(r.out))
+	switch {
+	case int64(len(r.out)) > maxOut:
+		l.problems = append(l.problems, Problem{File: file, Msg: fmt.Sprintf("evaluates to %d MiB of JSON, more than the %d MiB a file may (--eval-output)", len(r.out)>>20, maxOut>>20)})
+		return nil
+	case l.total > maxTotal:
+		l.problems = append(l.problems, Problem{File: file, Msg: fmt.Sprintf("the configuration evaluates to more than %d MiB of JSON with this file", maxTotal>>20)})
 		return nil
 	}
 	out := bytes.TrimSpace([]byte(r.out))

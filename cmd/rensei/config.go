@@ -20,6 +20,8 @@ import (
 
 // configFlags select and evaluate a config repository.
 type configFlags struct {
+	memory  string
+	output  string
 	secrets string
 	example string
 	ref     string
@@ -39,6 +41,8 @@ func (c *configFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&c.tlaCode, "tla-code", nil, "top-level argument KEY=CODE (Jsonnet code)")
 	f.StringVar(&c.at, "at", "", "evaluate active windows at this time (RFC 3339 or YYYY-MM-DD) instead of now")
 	f.DurationVar(&c.timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
+	f.StringVar(&c.memory, "eval-memory", "1Gi", "bound on the memory of the Jsonnet evaluation (a child process)")
+	f.StringVar(&c.output, "eval-output", "64Mi", "bound on the JSON one file evaluates to")
 	f.StringVar(&c.scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines: only objects labelled io.rensei.scope=SCOPE are observed and pruned (env RENSEI_SCOPE)")
 }
 
@@ -84,7 +88,7 @@ func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
 		if err != nil {
 			return engine.Source{}, fmt.Errorf("config repository %s: %w", path, err)
 		}
-		return engine.Source{Name: abs, FS: root.FS(), Origin: origin}, nil
+		return engine.Source{Name: abs, FS: root.FS(), Origin: origin, Dir: abs}, nil
 	}
 	r, err := gitrepo.Open(path)
 	if err != nil {
@@ -98,11 +102,18 @@ func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
 	if err != nil {
 		return engine.Source{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return engine.Source{Name: path + "@" + c.ref, FS: rev.FS, Commit: rev.SHA(), Origin: engine.OriginOfRoot(root, "")}, nil
+	return engine.Source{Name: path + "@" + c.ref, FS: rev.FS, Commit: rev.SHA(), Origin: engine.OriginOfRoot(root, ""), GitDir: path}, nil
 }
 
 func (c *configFlags) loadOptions() (schema.Options, error) {
 	opts := schema.Options{TLAStr: map[string]string{}, TLACode: map[string]string{}, Timeout: c.timeout}
+	if c.output != "" {
+		n, err := schema.ParseBytes(c.output)
+		if err != nil {
+			return opts, fmt.Errorf("--eval-output %q: %w", c.output, err)
+		}
+		opts.MaxOutput = n
+	}
 	for _, kv := range c.tlaStr {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -141,7 +152,11 @@ func (c *configFlags) load(ctx context.Context, args []string, g *globals) (*eng
 	if err != nil {
 		return nil, err
 	}
-	rev, err := engine.Load(ctx, src, engine.InProcess{}, opts, c.scope)
+	ev, err := c.evaluator()
+	if err != nil {
+		return nil, err
+	}
+	rev, err := engine.Load(ctx, src, ev, opts, c.scope)
 	if err != nil {
 		return nil, configError{repo: src.Name, err: err}
 	}
@@ -150,6 +165,23 @@ func (c *configFlags) load(ctx context.Context, args []string, g *globals) (*eng
 	}
 	rev.Secrets = &engine.Secrets{Dir: c.secrets}
 	return rev, nil
+}
+
+// evaluator evaluates in a child process of this executable, bounded in
+// time, memory and output: a runaway configuration cannot take the
+// machine's memory, and is gone when stopped.
+func (c *configFlags) evaluator() (engine.Evaluator, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("own executable: %w", err)
+	}
+	var mem int64 // engine.DefaultEvalMemory
+	if c.memory != "" {
+		if mem, err = schema.ParseBytes(c.memory); err != nil {
+			return nil, fmt.Errorf("--eval-memory %q: %w", c.memory, err)
+		}
+	}
+	return engine.Child{Exe: exe, Memory: mem}, nil
 }
 
 // defaultSecretsDir is $RENSEI_SECRETS_DIR, else /etc/rensei/secrets.

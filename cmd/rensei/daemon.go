@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -48,22 +47,9 @@ func (r *remoteFlags) open() (*gitrepo.Remote, error) {
 	}
 	dir := r.stateDir
 	if dir == "" {
-		dir = defaultStateDir()
+		dir = stateDir()
 	}
 	return gitrepo.OpenRemote(r.repo, dir, r.creds)
-}
-
-func defaultStateDir() string {
-	if d := os.Getenv("STATE_DIRECTORY"); d != "" { // systemd's StateDirectory=
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/rensei"
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "rensei")
-	}
-	return filepath.Join(os.TempDir(), "rensei-state")
 }
 
 func newDaemon(g *globals) *cobra.Command {
@@ -77,6 +63,8 @@ func newDaemon(g *globals) *cobra.Command {
 		pruneShare    float64
 		scope         string
 		evalTimeout   time.Duration
+		evalMemory    string
+		evalOutput    string
 		parallel      int
 		webhookSecret string
 		webhookEnv    string
@@ -125,12 +113,17 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			exe, err := os.Executable()
+			cf := configFlags{memory: evalMemory, output: evalOutput, timeout: evalTimeout}
+			ev, err := cf.evaluator()
 			if err != nil {
-				return fmt.Errorf("daemon: own executable: %w", err)
+				return err
+			}
+			load, err := cf.loadOptions()
+			if err != nil {
+				return err
 			}
 			d, err := daemon.New(daemon.Config{
-				Evaluator:    engine.Child{Exe: exe},
+				Evaluator:    ev,
 				Secrets:      &engine.Secrets{Dir: secretsDir},
 				Remote:       remote,
 				Branch:       branch,
@@ -138,7 +131,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 				Interval:     interval,
 				Hosts:        hf.hosts,
 				Scope:        scope,
-				Load:         schema.Options{Timeout: evalTimeout},
+				Load:         load,
 				Apply:        apply.Options{Parallel: parallel, Log: log},
 				AllowPrune:   allowPrune,
 				AllowRewind:  allowRewind,
@@ -181,6 +174,8 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.Float64Var(&pruneShare, "prune-share", engine.DefaultPruneShare, "largest share of a host's managed containers a revision may delete")
 	f.StringVar(&scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines (env RENSEI_SCOPE)")
 	f.DurationVar(&evalTimeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
+	f.StringVar(&evalMemory, "eval-memory", "1Gi", "bound on the memory of each evaluation (a child process)")
+	f.StringVar(&evalOutput, "eval-output", "64Mi", "bound on the JSON one file evaluates to")
 	f.IntVar(&parallel, "parallel", apply.DefaultParallel, "steps run at once per host")
 	f.StringVar(&webhookSecret, "webhook-secret-file", "", "file holding the webhook secret (else the variable named by --webhook-secret-env); no secret: /webhook is off")
 	f.StringVar(&webhookEnv, "webhook-secret-env", "RENSEI_WEBHOOK_SECRET", "variable holding the webhook secret")

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,37 +16,80 @@ import (
 	"github.com/rensei-dev/rensei/schema"
 )
 
-// newEvaluateChild is the hidden command a daemon runs to evaluate one
-// commit of its cache repository in a process of its own (engine.Child).
+// newEvaluateChild is the hidden command that evaluates one revision in a
+// process of its own (engine.Child): a commit of a repository, or a
+// directory, bounded in time, memory and output, exiting when done.
 func newEvaluateChild(g *globals) *cobra.Command {
 	var (
-		repoDir, sha string
-		timeout      time.Duration
+		repoDir, sha, dir string
+		timeout           time.Duration
+		memory, output    int64
+		tlaStr, tlaCode   []string
 	)
 	cmd := &cobra.Command{
 		Use:    "__evaluate",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, err := gitrepo.Open(repoDir)
+			var src engine.Source
+			switch {
+			case dir != "":
+				root, err := os.OpenRoot(dir)
+				if err != nil {
+					return err
+				}
+				src = engine.Source{Name: dir, FS: root.FS()}
+			default:
+				repo, err := gitrepo.Open(repoDir)
+				if err != nil {
+					return err
+				}
+				rev, err := repo.Resolve(sha)
+				if err != nil {
+					return err
+				}
+				src = engine.Source{Name: gitrepo.Short(sha), FS: rev.FS, Commit: sha}
+			}
+			cf := configFlags{tlaStr: tlaStr, tlaCode: tlaCode}
+			opts, err := cf.loadOptions()
 			if err != nil {
 				return err
 			}
-			rev, err := repo.Resolve(sha)
-			if err != nil {
-				return err
+			opts.Timeout, opts.MaxOutput = timeout, output
+			var current atomic.Value
+			current.Store("")
+			opts.OnFile = func(f string) { current.Store(f) }
+			// One answer: the evaluation's, or the watchdog's when memory
+			// runs out first. Either writes under mu and exits, so a
+			// timed-out or runaway evaluation's goroutine ends with us.
+			var mu sync.Mutex
+			answer := func(b []byte, code int) {
+				mu.Lock()
+				g.stdout.Write(b)
+				os.Exit(code)
 			}
-			src := engine.Source{Name: gitrepo.Short(sha), FS: rev.FS, Commit: sha}
-			if err := engine.ServeChild(cmd.Context(), g.stdout, src, schema.Options{Timeout: timeout}); err != nil {
-				return err
+			engine.Watch(memory, func() string { return current.Load().(string) }, func(file string) {
+				b, _ := json.Marshal(map[string]any{"problems": schema.Problems{{File: file,
+					Msg: fmt.Sprintf("evaluation needed more than %d MiB of memory (--eval-memory): it was stopped", memory>>20)}}})
+				answer(b, 0)
+			})
+			var out bytes.Buffer
+			if err := engine.ServeChild(cmd.Context(), &out, src, opts); err != nil {
+				fmt.Fprintln(g.stderr, "rensei:", err)
+				answer(nil, 1)
 			}
-			// Exit now: a timed-out evaluation's goroutine ends with us.
-			os.Exit(0)
+			answer(out.Bytes(), 0)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&repoDir, "repo", "", "the cache repository")
-	cmd.Flags().StringVar(&sha, "commit", "", "the commit to evaluate")
-	cmd.Flags().DurationVar(&timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's evaluation")
+	f := cmd.Flags()
+	f.StringVar(&repoDir, "repo", "", "the repository holding the commit")
+	f.StringVar(&sha, "commit", "", "the commit to evaluate")
+	f.StringVar(&dir, "dir", "", "a directory to evaluate instead")
+	f.DurationVar(&timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's evaluation")
+	f.Int64Var(&memory, "eval-memory", engine.DefaultEvalMemory, "bound on the evaluation's memory, bytes")
+	f.Int64Var(&output, "eval-output", schema.DefaultMaxOutput, "bound on one file's JSON, bytes")
+	f.StringArrayVar(&tlaStr, "tla-str", nil, "top-level argument KEY=VALUE")
+	f.StringArrayVar(&tlaCode, "tla-code", nil, "top-level argument KEY=CODE")
 	return cmd
 }

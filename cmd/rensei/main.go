@@ -50,22 +50,39 @@ func newRoot() *cobra.Command {
 		Short:         "Declarative GitOps reconciler for federated virtual cloud environments",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		// --version prints what the version command prints.
+		Version: versionLine(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.stdout, g.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+			}
+			return nil
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal)")
 	root.AddCommand(newValidate(g), newEval(g), newPlan(g), newApply(g), newLab(g), newVersion(g),
-		newVolumes(g), newHistory(g), newDaemon(g), newStatus(g), newHosts(g), newEvaluateChild(g))
+		newVolumes(g), newHistory(g), newDaemon(g), newStatus(g), newHosts(g), newEvaluateChild(g), newApprove(g),
+		newFmt(g), newLint(g))
+	for _, c := range hiddenCommands {
+		root.AddCommand(c(g))
+	}
+	registerCompletions(root)
 	return root
 }
+
+// hiddenCommands are added to the tree by the files that define them
+// (man.go: __man, used by the release build).
+var hiddenCommands []func(*globals) *cobra.Command
 
 // logger builds the slog logger the flags ask for, writing to stderr.
 func (g *globals) logger() *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		level = slog.LevelWarn
+		level = slog.LevelWarn // refused before any command runs
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	format := g.logFormat

@@ -8,6 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rensei-dev/rensei/schema"
@@ -30,23 +35,38 @@ func (InProcess) Evaluate(_ context.Context, src Source, opts schema.Options) (*
 }
 
 // Child evaluates in a child process, `Exe __evaluate`, that exits when
-// done: time bounds are enforced on the process, and whatever a runaway
-// configuration holds goes with it. It needs a source with a GitDir and a
-// Commit; others are evaluated in process.
+// done: time, memory and output are bounded in the child (which also caps
+// its own address space), and whatever a runaway configuration holds goes
+// with it when it is killed. A source needs a GitDir and a Commit, or a
+// Dir; an embedded source is evaluated in process.
 type Child struct {
 	// Exe is the rensei executable.
 	Exe string
 	// Wait bounds the whole child (default ChildWait); the child bounds
 	// each file itself (schema.Options.Timeout).
 	Wait time.Duration
+	// Memory bounds the child's memory in bytes (default DefaultEvalMemory).
+	Memory int64
+	// MaxRSS, when set, is told the child's peak resident memory in bytes.
+	MaxRSS func(int64)
 }
 
 // ChildWait bounds a whole child evaluation by default.
 const ChildWait = 5 * time.Minute
 
-// Evaluate runs the child and decodes its answer.
+// DefaultEvalMemory bounds an evaluation's memory by default.
+const DefaultEvalMemory = 1 << 30
+
+// Evaluate runs the child and decodes its answer. A bound the child hits
+// is a configuration problem naming the file it was evaluating.
 func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*schema.Topology, error) {
-	if src.GitDir == "" || src.Commit == "" {
+	args := []string{"__evaluate"}
+	switch {
+	case src.GitDir != "" && src.Commit != "":
+		args = append(args, "--repo", src.GitDir, "--commit", src.Commit)
+	case src.Dir != "":
+		args = append(args, "--dir", src.Dir)
+	default:
 		return InProcess{}.Evaluate(ctx, src, opts)
 	}
 	timeout := opts.Timeout
@@ -57,18 +77,96 @@ func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*
 	if wait <= 0 {
 		wait = ChildWait
 	}
+	memory := c.Memory
+	if memory <= 0 {
+		memory = DefaultEvalMemory
+	}
+	args = append(args, "--eval-timeout", timeout.String(), "--eval-memory", strconv.FormatInt(memory, 10),
+		"--eval-output", strconv.FormatInt(opts.MaxOutput, 10))
+	for k, v := range opts.TLAStr {
+		args = append(args, "--tla-str", k+"="+v)
+	}
+	for k, v := range opts.TLACode {
+		args = append(args, "--tla-code", k+"="+v)
+	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Exe, "__evaluate", "--repo", src.GitDir, "--commit", src.Commit, "--eval-timeout", timeout.String())
+	cmd := exec.CommandContext(ctx, c.Exe, args...)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	// The answer is bounded too: a child cannot make the parent hold more
+	// than the evaluation's own output limit.
+	cmd.Stdout = &limitedBuffer{buf: &stdout, left: maxAnswer(opts)}
+	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 64 << 10}
+	err := cmd.Run()
+	if c.MaxRSS != nil && cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			c.MaxRSS(ru.Maxrss << 10)
+		}
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, schema.Problems{{Msg: fmt.Sprintf("evaluation of %s did not finish within %s (process killed)", src.Name, wait)}}
 		}
-		return nil, fmt.Errorf("evaluate %s: %w: %s", src.Name, err, bytes.TrimSpace(stderr.Bytes()))
+		msg := string(bytes.TrimSpace(stderr.Bytes()))
+		if strings.Contains(msg, "out of memory") {
+			return nil, schema.Problems{{Msg: fmt.Sprintf("evaluation of %s needed more than %d MiB of memory (--eval-memory); it was stopped", src.Name, memory>>20)}}
+		}
+		return nil, fmt.Errorf("evaluate %s: %w: %s", src.Name, err, msg)
 	}
 	return decodeEvaluation(stdout.Bytes(), src.Name)
+}
+
+// maxAnswer bounds what the parent reads of the child's answer.
+func maxAnswer(opts schema.Options) int64 {
+	n := opts.MaxTotalOutput
+	if n <= 0 {
+		n = schema.DefaultMaxTotalOutput
+	}
+	return 2*n + 1<<20
+}
+
+// limitedBuffer keeps at most left bytes and drops the rest.
+type limitedBuffer struct {
+	buf  *bytes.Buffer
+	left int64
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	l.buf.Write(p)
+	l.left -= int64(len(p))
+	return n, nil
+}
+
+// Watch bounds the memory of the evaluating process (the child's side):
+// it sets Go's soft limit and polls the memory the runtime holds; past the
+// limit it calls over with the file being evaluated (file returns it),
+// which must end the process. (No RLIMIT_AS: Go reserves address space
+// and thread stacks far beyond what it uses, and fails obscurely under it.)
+func Watch(limit int64, file func() string, over func(file string)) (stop func()) {
+	debug.SetMemoryLimit(limit * 9 / 10)
+	done := make(chan struct{})
+	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(samples)
+			used := int64(samples[0].Value.Uint64() - samples[1].Value.Uint64())
+			if used > limit {
+				over(file())
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // evaluation is the child's answer on its standard output: the topology

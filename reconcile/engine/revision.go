@@ -24,6 +24,8 @@ type Source struct {
 	// GitDir is the repository holding Commit, for an evaluator that reads
 	// it in another process; "" when the tree is only reachable as FS.
 	GitDir string
+	// Dir is the directory of a directory source, for the same purpose.
+	Dir string
 	// Origin is the deployment scope derived from where the source comes
 	// from (see Origin), used when the policy declares no deployment.
 	Origin string

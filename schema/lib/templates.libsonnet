@@ -142,8 +142,20 @@ local maxId = 40;
   // Adding or dropping a student creates or deletes that student's
   // workstation (the home volume is kept) and re-renders the front door's
   // page, which replaces the front door container; nothing else changes.
-  labCourse(name, title, roster, sites, subnet, frontDoor, active=null, owner='', labels={},
-            image='rensei/busybox:latest', cpus=0.25, memory='64Mi', dataset={}, home='/home/student')::
+  labCourse(name,
+            title,
+            roster,
+            sites,
+            subnet,
+            frontDoor,
+            active=null,
+            owner='',
+            labels={},
+            image='rensei/busybox:latest',
+            cpus=0.25,
+            memory='64Mi',
+            dataset={},
+            home='/home/student')::
     local ids = [row.id for row in roster];
     local nameOf(row) = if std.objectHas(row, 'name') then row.name else row.id;
     local window =
@@ -210,8 +222,18 @@ local maxId = 40;
   // part-<i mod parts>.csv from the data node every 15 s across the
   // overlay and count its rows into /tmp/last; set image and the commands
   // (+ { groups: ... }) for a real Spark image.
-  spark(name, subnet, computeSites, dataSite, workers=3, dataset={}, active=null, owner='', labels={},
-        image='rensei/busybox:latest', cpus=0.5, memory='128Mi')::
+  spark(name,
+        subnet,
+        computeSites,
+        dataSite,
+        workers=3,
+        dataset={},
+        active=null,
+        owner='',
+        labels={},
+        image='rensei/busybox:latest',
+        cpus=0.5,
+        memory='128Mi')::
     local master = $.hostAddr(subnet, 10);
     local data = $.hostAddr(subnet, 20);
     local parts = std.max(1, std.length(dataset));
@@ -275,8 +297,17 @@ local maxId = 40;
   // Submit: docker exec <env>_head_0 submit 'echo hello from $(hostname)'.
   // The queue is a stand-in for Slurm or PBS; replace image and commands
   // for an MPI runtime (the hostfile is in the format mpirun reads).
-  mpi(name, subnet, site, nodes=4, slots=1, active=null, owner='', labels={},
-      image='rensei/busybox:latest', cpus=1, memory='256Mi')::
+  mpi(name,
+      subnet,
+      site,
+      nodes=4,
+      slots=1,
+      active=null,
+      owner='',
+      labels={},
+      image='rensei/busybox:latest',
+      cpus=1,
+      memory='256Mi')::
     local head = $.hostAddr(subnet, 10);
     local hostfile = std.join('', ['compute-' + i + ' slots=' + slots + '\n' for i in std.range(0, nodes - 1)]);
     local submit = |||
@@ -355,8 +386,17 @@ local maxId = 40;
   // its address) and the standby takes the other site; no volume is
   // deleted. Writes made after the standby's last copy are lost: a warm
   // standby, not synchronous replication.
-  backup(name, subnet, active, standby, page='', activeWindow=null, owner='', labels={},
-         image='rensei/busybox:latest', cpus=0.25, memory='64Mi')::
+  backup(name,
+         subnet,
+         active,
+         standby,
+         page='',
+         activeWindow=null,
+         owner='',
+         labels={},
+         image='rensei/busybox:latest',
+         cpus=0.25,
+         memory='64Mi')::
     local service = $.hostAddr(subnet, 10);
     local data = [{ name: 'data', path: '/var/www/data', scope: 'environment' }];
     local index = if page != '' then page else

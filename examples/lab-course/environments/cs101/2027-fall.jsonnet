@@ -1,7 +1,7 @@
 // CS101 in the fall semester of 2027, beside the spring one: its own
 // environment name, subnet and window, and a roster in JSON.
-local t = import 'templates.libsonnet';
 local course = import 'course.libsonnet';
+local t = import 'templates.libsonnet';
 
 course.semester(
   name='cs101-2027-fall',

@@ -2,8 +2,8 @@
 // roster-2027-spring.csv. Adding or removing a row adds or removes that
 // student's workstation (the home volume is kept) and re-renders the front
 // door's page; nothing else changes.
-local t = import 'templates.libsonnet';
 local course = import 'course.libsonnet';
+local t = import 'templates.libsonnet';
 
 course.semester(
   name='cs101-2027-spring',
