@@ -45,11 +45,15 @@ func (r *remoteFlags) open() (*gitrepo.Remote, error) {
 	if r.repo == "" {
 		return nil, errors.New("--repo: a URL or path of the config repository is required")
 	}
-	dir := r.stateDir
-	if dir == "" {
-		dir = stateDir()
+	return gitrepo.OpenRemote(r.repo, r.dir(), r.creds)
+}
+
+// dir is the state directory: --state-dir, else the default.
+func (r *remoteFlags) dir() string {
+	if r.stateDir != "" {
+		return r.stateDir
 	}
-	return gitrepo.OpenRemote(r.repo, dir, r.creds)
+	return stateDir()
 }
 
 func newDaemon(g *globals) *cobra.Command {
@@ -64,6 +68,7 @@ func newDaemon(g *globals) *cobra.Command {
 		scope         string
 		evalTimeout   time.Duration
 		evalMemory    string
+		leaseTTL      time.Duration
 		evalOutput    string
 		parallel      int
 		webhookSecret string
@@ -88,6 +93,12 @@ revision stays enforced, and the reports say why. A revision that would
 delete every managed container of a host, or more than --prune-share of
 them, is held the same way until a later revision or --allow-prune.
 
+One daemon per host: each daemon holds a lease per host on the status
+branch, renewed as it passes; a second daemon sharing the remote leaves the
+hosts another holds alone (and says which daemon holds them) until that
+lease expires unrenewed (--lease) or is released when the holder stops.
+One daemon per state directory: a second one is refused.
+
 Docker events, netlink changes, webhooks (/webhook) and ref changes of a
 local repository start the next pass early. /healthz, /readyz and /metrics
 are served on --listen. SIGTERM stops the daemon after the current step.`,
@@ -95,6 +106,11 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.logger()
+			unlock, err := daemon.LockState(rf.dir())
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			remote, err := rf.open()
 			if err != nil {
 				return err
@@ -137,6 +153,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 				AllowRewind:  allowRewind,
 				PruneShare:   pruneShare,
 				Keyring:      keyring,
+				LeaseTTL:     leaseTTL,
 				AdminKeyring: admins,
 				Metrics:      daemon.NewMetrics(reg),
 				Log:          log,
@@ -176,6 +193,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.DurationVar(&evalTimeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
 	f.StringVar(&evalMemory, "eval-memory", "1Gi", "bound on the memory of each evaluation (a child process)")
 	f.StringVar(&evalOutput, "eval-output", "64Mi", "bound on the JSON one file evaluates to")
+	f.DurationVar(&leaseTTL, "lease", daemon.DefaultLeaseTTL, "how long this daemon's hold on its hosts lasts unrenewed (at least 4 intervals): another daemon takes them over only after it")
 	f.IntVar(&parallel, "parallel", apply.DefaultParallel, "steps run at once per host")
 	f.StringVar(&webhookSecret, "webhook-secret-file", "", "file holding the webhook secret (else the variable named by --webhook-secret-env); no secret: /webhook is off")
 	f.StringVar(&webhookEnv, "webhook-secret-env", "RENSEI_WEBHOOK_SECRET", "variable holding the webhook secret")

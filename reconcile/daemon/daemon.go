@@ -84,8 +84,19 @@ type Config struct {
 	Log          *slog.Logger
 	MaxBackoff   time.Duration // default DefaultMaxBackoff
 	// Now is the clock for active windows and report times (default time.Now).
+	// Leases always use the real clock.
 	Now func() time.Time
+	// Holder identifies this daemon in the leases of its hosts on the
+	// status branch (default status.NewHolder(Branch)); LeaseTTL is how
+	// long a lease lasts unrenewed (default DefaultLeaseTTL, at least
+	// four intervals). Without a Publisher there are no leases.
+	Holder   status.Holder
+	LeaseTTL time.Duration
 }
+
+// DefaultLeaseTTL is how long a host's lease lasts unrenewed by default:
+// a daemon that died is taken over this long after its last pass.
+const DefaultLeaseTTL = 5 * time.Minute
 
 // Stats counts what the daemon did, for tests and benchmarks.
 type Stats struct {
@@ -118,13 +129,17 @@ type Daemon struct {
 	retryAt     time.Time
 	backoff     time.Duration
 	refWatcher  *refWatcher
-	fellBack    bool            // fallback to the last enforced revision was tried
-	approvals   map[string]bool // "<commit> <what>" approvals found on the status branch
+	fellBack    bool                    // fallback to the last enforced revision was tried
+	approvals   map[string]bool         // "<commit> <what>" approvals found on the status branch
+	leases      map[string]time.Time    // hosts this daemon holds, until when
+	others      map[string]status.Lease // hosts another daemon holds
+	warnings    map[string]string       // faults that did not stop enforcement, by kind
 
 	mu             sync.Mutex
 	lastPass       time.Time
 	lastResult     string
-	convergedHosts int // hosts converged in the last pass
+	convergedHosts int    // hosts converged in the last pass
+	heldElsewhere  string // why no host is this daemon's, when none is
 }
 
 // New checks cfg and returns a daemon that has not started.
@@ -159,6 +174,13 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Apply.Log == nil {
 		cfg.Apply.Log = cfg.Log
 	}
+	if cfg.Holder.ID == "" {
+		cfg.Holder = status.NewHolder(cfg.Branch)
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	cfg.LeaseTTL = max(cfg.LeaseTTL, 4*cfg.Interval)
 	if cfg.Publisher != nil {
 		m := cfg.Metrics
 		cfg.Publisher.Fetched = func(d time.Duration, err error) { m.fetched(d, err) }
@@ -166,7 +188,8 @@ func New(cfg Config) (*Daemon, error) {
 			cfg.Publisher.Log = cfg.Log
 		}
 	}
-	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}, approvals: map[string]bool{}}, nil
+	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}, approvals: map[string]bool{},
+		leases: map[string]time.Time{}, warnings: map[string]string{}}, nil
 }
 
 // Wake makes the next pass start now (or right after the current one).
@@ -187,6 +210,8 @@ func (d *Daemon) NotReady() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
+	case d.heldElsewhere != "":
+		return d.heldElsewhere
 	case !d.ready.Load():
 		return "no pass has enforced a revision yet"
 	case d.convergedHosts == 0:
@@ -225,7 +250,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// Close releases the leases of a daemon driven by Pass (Run does it when
+// it ends) and its host connections: another daemon can take its hosts at once.
+func (d *Daemon) Close() { d.close() }
+
 func (d *Daemon) close() {
+	d.releaseLeases()
 	if d.conn != nil {
 		d.conn.close()
 		d.conn = nil

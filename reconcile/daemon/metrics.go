@@ -22,6 +22,7 @@ type Metrics struct {
 	webhooks      *prometheus.CounterVec
 	revisions     *prometheus.CounterVec
 	reports       prometheus.Counter
+	hostsLeased   *prometheus.GaugeVec
 }
 
 // NewMetrics registers the series on reg (nil: a new registry of their own).
@@ -63,8 +64,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		reports: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rensei_reports_written_total", Help: "Host reports committed to the status branch.",
 		}),
+		hostsLeased: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rensei_hosts_leased", Help: "Hosts by lease holder: this daemon (self) or another daemon (other).",
+		}, []string{"holder"}),
 	}
-	reg.MustRegister(m.passDuration, m.passes, m.driftFound, m.stepsApplied, m.stepsFailed,
+	reg.MustRegister(m.hostsLeased, m.passDuration, m.passes, m.driftFound, m.stepsApplied, m.stepsFailed,
 		m.fetchDuration, m.gitErrors, m.webhooks, m.revisions, m.reports)
 	return m
 }
@@ -105,3 +109,8 @@ func (m *Metrics) refused(held bool) {
 }
 
 func (m *Metrics) reportsWritten(n int) { m.reports.Add(float64(n)) }
+
+func (m *Metrics) leases(self, other int) {
+	m.hostsLeased.WithLabelValues("self").Set(float64(self))
+	m.hostsLeased.WithLabelValues("other").Set(float64(other))
+}

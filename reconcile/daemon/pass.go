@@ -96,13 +96,14 @@ func (d *Daemon) pass(ctx context.Context) string {
 		}
 		return ResultFailed
 	}
+	hosts := d.leased(ctx)
 	opts := engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets}
 	if fresh != nil {
 		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardFresh(ctx, fresh, p, obs) }
 	} else {
 		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardEvery(ctx, cand, p, obs), nil }
 	}
-	out := engine.Pass(ctx, cand.want, d.conn.hosts, opts)
+	out := engine.Pass(ctx, cand.want, hosts, opts)
 	if fresh != nil {
 		if out.Held != nil {
 			d.hold(fresh.SHA(), status.ApprovePrune, out.Held)
@@ -119,7 +120,8 @@ func (d *Daemon) pass(ctx context.Context) string {
 				return ResultFailed
 			}
 			cur := cand
-			out = engine.Pass(ctx, cand.want, d.conn.hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets,
+			hosts = d.leased(ctx)
+			out = engine.Pass(ctx, cand.want, hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets,
 				Guard: func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardEvery(ctx, cur, p, obs), nil }})
 		} else {
 			d.current, d.refused = fresh, nil
@@ -137,7 +139,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 	case !out.Plan.Empty():
 		result = ResultChanged
 	}
-	reports := d.reports(cand.SHA(), d.conn.hosts.Only(cand.want), out, now)
+	reports := d.reports(cand.SHA(), hosts.Only(cand.want), out, now)
 	d.publish(ctx, reports)
 	converged := 0
 	for _, r := range reports {
@@ -174,6 +176,7 @@ func (d *Daemon) fallback(ctx context.Context, now time.Time) *revision {
 	sha, err := d.cfg.Publisher.LastEnforced(ctx, d.cfg.Hosts)
 	if err != nil {
 		d.log.Warn("status branch: unreadable reports skipped", "err", err)
+		d.warnings["status"] = "status branch: unreadable reports skipped: " + err.Error()
 	}
 	if sha == "" || sha == d.refused.Commit {
 		return nil
@@ -348,8 +351,10 @@ func (d *Daemon) load(ctx context.Context, head string, now time.Time) (*revisio
 	d.cfg.Metrics.fetched(time.Since(start), err)
 	if err != nil {
 		d.log.Warn("fetch failed; the last good revision is still enforced", "commit", head, "err", err)
+		d.warnings["fetch"] = fmt.Sprintf("fetch of branch %s (head %s) failed, retried every pass; the revision before it is still enforced: %v", d.cfg.Branch, gitrepo.Short(head), err)
 		return nil, errRetry
 	}
+	delete(d.warnings, "fetch")
 	// The branch may have moved again between ls-remote and fetch: take what was fetched.
 	d.seen = got
 	rev, err := d.loadCommit(ctx, got, now)
@@ -477,6 +482,7 @@ func (d *Daemon) reports(commit string, want *place.Desired, out engine.Outcome,
 			ref := *d.refused
 			r.Refused = &ref
 		}
+		r.Warnings = d.warningList()
 		reports = append(reports, r)
 	}
 	return reports
@@ -489,14 +495,28 @@ func (d *Daemon) reportWithoutRevision(ctx context.Context, now time.Time) {
 	if d.refused == nil {
 		return
 	}
+	if d.cfg.Publisher != nil && d.remoteErr == nil {
+		var keys []string
+		for _, k := range d.cfg.Hosts {
+			if strings.Contains(k, "/") {
+				keys = append(keys, k)
+			}
+		}
+		if c, err := d.cfg.Publisher.Claim(ctx, d.cfg.Holder, keys, d.cfg.LeaseTTL, time.Now()); err == nil {
+			d.adopt(c)
+		}
+	}
 	var out []status.Report
 	for _, k := range d.cfg.Hosts {
 		if !strings.Contains(k, "/") {
 			continue
 		}
+		if _, ok := d.leases[k]; d.cfg.Publisher != nil && !ok {
+			continue
+		}
 		site, host := status.SplitKey(k)
 		out = append(out, status.Report{Host: host, Site: site, Time: now.UTC(), Refused: d.refused,
-			Error: "no valid revision has been applied yet"})
+			Error: "no valid revision has been applied yet", Warnings: d.warningList()})
 	}
 	slices.SortFunc(out, func(a, b status.Report) int { return strings.Compare(a.Key(), b.Key()) })
 	d.publish(ctx, out)
@@ -570,4 +590,9 @@ func hostsSignature(topo *schema.Topology) string {
 		}
 	}
 	return b.String()
+}
+
+// warningList is the faults to report, sorted.
+func (d *Daemon) warningList() []string {
+	return slices.Sorted(maps.Values(d.warnings))
 }

@@ -34,7 +34,9 @@ type Publisher struct {
 	mu      sync.Mutex
 	last    map[string]Report // what the branch holds, by "site/host"
 	fetched bool
-	commits atomic.Int64
+	// contended: the last claim found hosts another daemon holds.
+	contended bool
+	commits   atomic.Int64
 }
 
 // Commits counts the commits this publisher pushed.

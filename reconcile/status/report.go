@@ -66,6 +66,9 @@ type Report struct {
 	// Error: the host could not be observed, or the pass could not run.
 	Error   string   `json:"error,omitempty"`
 	Refused *Refusal `json:"refused,omitempty"`
+	// Warnings are faults that did not stop enforcement: a fetch of the
+	// config branch that failed, unreadable files on the status branch.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Key is "site/host", the key of hosts everywhere else.
@@ -131,7 +134,7 @@ func sortItems(items []Item) {
 // Clean reports whether the host is converged with nothing to say: no
 // drift, no failure, no error, no refused revision.
 func (r Report) Clean() bool {
-	return r.Converged && len(r.Drift) == 0 && len(r.Failed) == 0 && r.Error == "" && r.Refused == nil
+	return r.Converged && len(r.Drift) == 0 && len(r.Failed) == 0 && r.Error == "" && r.Refused == nil && len(r.Warnings) == 0
 }
 
 // Same reports whether r and o have the same content, time aside.
@@ -152,7 +155,7 @@ func (r Report) Supersedes(prev *Report) bool {
 		return false
 	}
 	if r.Clean() && prev.Commit == r.Commit && prev.Converged && len(prev.Failed) == 0 &&
-		prev.Error == "" && prev.Refused == nil {
+		prev.Error == "" && prev.Refused == nil && len(prev.Warnings) == 0 {
 		return false
 	}
 	return true
@@ -205,6 +208,9 @@ func (r Report) Text() string {
 	}
 	if r.Error != "" && r.Refused == nil {
 		fmt.Fprintf(&b, "error: %s\n", r.Error)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	section := func(title string, items []Item) {
 		if len(items) == 0 {

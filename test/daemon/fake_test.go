@@ -232,6 +232,7 @@ func TestPruneGuard(t *testing.T) {
 	if held != 3 {
 		t.Fatalf("%d reports say the revision is held, want 3: %v", held, repo.reports())
 	}
+	d.Close() // restarted with --allow-prune
 	allowed := newDaemon(t, repo, fleet, func(c *daemon.Config) { c.AllowPrune = true })
 	allowed.Pass(ctx)
 	if got := fleet.containers(t); len(got) != 0 {
@@ -371,6 +372,7 @@ func TestRestartWithHeldHead(t *testing.T) {
 	first.Pass(ctx)
 	repo.push("semester over", map[string]string{"environments/course.jsonnet": course()})
 	first.Pass(ctx) // held
+	first.Close()
 	before := fleet.containers(t)
 
 	restarted := newDaemon(t, repo, fleet, nil)
