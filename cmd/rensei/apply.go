@@ -43,6 +43,7 @@ host was unreachable, or a host did not converge.`,
 			shown := false
 			out := engine.Pass(ctx, want, hosts, engine.Options{
 				Secrets: rev.Secrets,
+				Place:   cf.placer(rev),
 				Apply:   apply.Options{Parallel: parallel, Log: log},
 				Log:     log,
 				Confirm: func(p plan.Plan) (bool, error) {

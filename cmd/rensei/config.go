@@ -223,6 +223,18 @@ func (c *configFlags) connect(ctx context.Context, args []string, g *globals, hf
 	return rev, want, hosts, nil
 }
 
+// placer places rev again at --at with the hosts' pins: placement is
+// sticky for instances with data (engine.Options.Place).
+func (c *configFlags) placer(rev *engine.Revision) engine.Placer {
+	return func(pins place.Pins) (*place.Desired, error) {
+		now, err := c.now()
+		if err != nil {
+			return nil, err
+		}
+		return rev.AtPinned(now, pins)
+	}
+}
+
 // configError presents Problems under a heading naming the repository.
 type configError struct {
 	repo string

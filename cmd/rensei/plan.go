@@ -71,12 +71,12 @@ Terraform.`,
 			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
-			_, want, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
+			rev, want, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
 			if err != nil {
 				return err
 			}
 			defer hosts.Close()
-			p, _ := engine.Plan(cmd.Context(), want, hosts)
+			p, _, _ := engine.Plan(cmd.Context(), want, hosts, cf.placer(rev))
 			if err := render.Write(g.stdout, output, p, func(w io.Writer) error { return render.Plan(w, p, colour(w)) }); err != nil {
 				return err
 			}

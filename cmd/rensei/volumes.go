@@ -75,6 +75,7 @@ func newVolumesPrune(g *globals) *cobra.Command {
 		env       string
 		olderThan string
 		yes       bool
+		force     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "prune [PATH] --env NAME --older-than DURATION",
@@ -82,8 +83,10 @@ func newVolumesPrune(g *globals) *cobra.Command {
 		Long: `Prune deletes the volumes Rensei owns of one environment that are older than
 --older-than (e.g. 720h, 30d), that no desired container mounts (at --at)
 and that no container on the host, running or not, mounts. Volumes of an
-environment that is still active are deleted only on those conditions too:
-a member who left a running course, say. It shows what it will delete and
+environment that is still active are kept, and prune says so: a student's
+home stays until the course ends, even when they left it or their
+instance was placed elsewhere. --force deletes those too (on the same
+conditions: never a mounted one). It shows what it will delete and
 what it keeps (and why), then asks for 'yes' on the terminal unless --yes
 is given; without a terminal and without --yes it refuses and deletes
 nothing. Unlisted hosts are reported and skipped.`,
@@ -106,7 +109,7 @@ nothing. Unlisted hosts are reported and skipped.`,
 			}
 			defer hosts.Close()
 			scan := engine.ScanVolumes(ctx, want, hosts, env)
-			doomed, kept := engine.Prunable(scan.Volumes, age, time.Now())
+			doomed, kept := engine.Prunable(scan.Volumes, age, time.Now(), force)
 			render.PrunePlan(g.stdout, doomed, kept)
 			if len(doomed) == 0 {
 				fmt.Fprintln(g.stdout, "Nothing to delete.")
@@ -140,6 +143,7 @@ nothing. Unlisted hosts are reported and skipped.`,
 	cmd.Flags().StringVar(&env, "env", "", "the environment whose volumes are pruned (required)")
 	cmd.Flags().StringVar(&olderThan, "older-than", "", "only volumes created longer ago than this: a Go duration (720h) or days (30d) (required)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	cmd.Flags().BoolVar(&force, "force", false, "also delete unused volumes of an environment that is still active")
 	return cmd
 }
 

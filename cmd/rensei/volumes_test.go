@@ -205,7 +205,7 @@ func TestVolumesListAndPrune(t *testing.T) {
 	})
 
 	t.Run("prune refuses without a terminal or --yes", func(t *testing.T) {
-		out, err := runRensei(t, "yes\n", "volumes", "prune", repo, "--env", env, "--older-than", "0s")
+		out, err := runRensei(t, "yes\n", "volumes", "prune", repo, "--env", env, "--older-than", "0s", "--force")
 		if err == nil || !strings.Contains(err.Error(), "not a terminal") {
 			t.Fatalf("prune without --yes: err %v, want a refusal\n%s", err, out)
 		}
@@ -220,7 +220,7 @@ func TestVolumesListAndPrune(t *testing.T) {
 	})
 
 	t.Run("prune respects --older-than", func(t *testing.T) {
-		out, err := runRensei(t, "", "volumes", "prune", repo, "--env", env, "--older-than", "1h", "--yes")
+		out, err := runRensei(t, "", "volumes", "prune", repo, "--env", env, "--older-than", "1h", "--yes", "--force")
 		if err != nil {
 			t.Fatalf("prune: %v\n%s", err, out)
 		}
@@ -232,8 +232,21 @@ func TestVolumesListAndPrune(t *testing.T) {
 		}
 	})
 
-	t.Run("prune deletes only the unused owned volume", func(t *testing.T) {
+	t.Run("prune keeps an active environment's data without --force", func(t *testing.T) {
 		out, err := runRensei(t, "", "volumes", "prune", repo, "--env", env, "--older-than", "0s", "--yes")
+		if err != nil {
+			t.Fatalf("prune: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "Nothing to delete.") || !strings.Contains(out, "environment is active: its data is kept until the environment ends (--force deletes it anyway)") {
+			t.Errorf("prune of an active environment without --force:\n%s", out)
+		}
+		if !volumeExists(t, cli, stale) {
+			t.Errorf("volume %s of an active environment was deleted without --force", stale)
+		}
+	})
+
+	t.Run("prune --force deletes only the unused owned volume", func(t *testing.T) {
+		out, err := runRensei(t, "", "volumes", "prune", repo, "--env", env, "--older-than", "0s", "--yes", "--force")
 		if err != nil {
 			t.Fatalf("prune: %v\n%s", err, out)
 		}

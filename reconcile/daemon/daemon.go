@@ -23,6 +23,7 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/apply"
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -131,6 +132,7 @@ type Daemon struct {
 	refWatcher  *refWatcher
 	fellBack    bool                    // fallback to the last enforced revision was tried
 	approvals   map[string]bool         // "<commit> <what>" approvals found on the status branch
+	pins        place.Pins              // where instances' data was in the last pass
 	leases      map[string]time.Time    // hosts this daemon holds, until when
 	others      map[string]status.Lease // hosts another daemon holds
 	warnings    map[string]string       // faults that did not stop enforcement, by kind

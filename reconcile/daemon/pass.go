@@ -97,7 +97,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 		return ResultFailed
 	}
 	hosts := d.leased(ctx)
-	opts := engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets}
+	opts := engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets, Place: d.placer(cand, now)}
 	if fresh != nil {
 		opts.Guard = func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardFresh(ctx, fresh, p, obs) }
 	} else {
@@ -121,13 +121,16 @@ func (d *Daemon) pass(ctx context.Context) string {
 			}
 			cur := cand
 			hosts = d.leased(ctx)
-			out = engine.Pass(ctx, cand.want, hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets,
+			out = engine.Pass(ctx, cand.want, hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets, Place: d.placer(cur, now),
 				Guard: func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardEvery(ctx, cur, p, obs), nil }})
 		} else {
 			d.current, d.refused = fresh, nil
 			d.log.Info("revision adopted", "commit", fresh.SHA())
 		}
 	}
+	// Keep the placement with the hosts' pins: the next pass starts from it.
+	cand.want = out.Want
+	d.pins = engine.PinsOf(out.Observed)
 	d.cfg.Metrics.drift(out.Plan.Changes())
 	if !out.Plan.Empty() {
 		d.cfg.Metrics.applied(out.Applied)
@@ -458,7 +461,7 @@ func (d *Daemon) refuse(head string, err error, held bool) {
 // replace places rev at now: an active window opened or closed, or the
 // revision is new. No Jsonnet is evaluated.
 func (d *Daemon) replace(rev *revision, now time.Time) error {
-	want, err := rev.At(now)
+	want, err := rev.AtPinned(now, d.pins)
 	if err != nil {
 		return err
 	}
@@ -483,6 +486,11 @@ func (d *Daemon) reports(commit string, want *place.Desired, out engine.Outcome,
 			r.Refused = &ref
 		}
 		r.Warnings = d.warningList()
+		for _, m := range out.Plan.Moves {
+			if m.From == h.Key || m.To == h.Key {
+				r.Warnings = append(r.Warnings, m.String())
+			}
+		}
 		reports = append(reports, r)
 	}
 	return reports
@@ -595,4 +603,9 @@ func hostsSignature(topo *schema.Topology) string {
 // warningList is the faults to report, sorted.
 func (d *Daemon) warningList() []string {
 	return slices.Sorted(maps.Values(d.warnings))
+}
+
+// placer places rev again at now with pins (sticky placement).
+func (d *Daemon) placer(rev *revision, now time.Time) engine.Placer {
+	return func(pins place.Pins) (*place.Desired, error) { return rev.AtPinned(now, pins) }
 }

@@ -33,10 +33,17 @@ type Options struct {
 	// Secrets, when set, puts secret values into containers just before
 	// they are made (see Secrets).
 	Secrets *Secrets
+	// Place, when set, places the revision again when the hosts hold data
+	// of instances elsewhere than want places them (see PinsOf): placement
+	// is sticky for instances with volumes.
+	Place Placer
 }
 
 // Outcome is what a pass found and did.
 type Outcome struct {
+	// Want is the desired state the pass enforced: the one given, or the
+	// one placed again with the hosts' pins (Options.Place).
+	Want *place.Desired
 	// Observed is what the hosts held before the pass.
 	Observed plan.Observed
 	// Plan is what the pass set out to do (after the guard).
@@ -77,12 +84,12 @@ func (o Outcome) Err() error {
 	return errors.Join(errs...)
 }
 
-// Plan observes the connected hosts and plans want for them, without
-// applying anything.
-func Plan(ctx context.Context, want *place.Desired, hosts *Hosts) (plan.Plan, plan.Observed) {
-	want = hosts.Only(want)
-	obs := ObserveFor(ctx, hosts.Drivers, hosts.Scope, want)
-	return plan.Compute(want, obs), obs
+// Plan observes the connected hosts and plans want for them (placed again
+// with the hosts' pins when replace is set), without applying anything.
+// It returns the desired state planned.
+func Plan(ctx context.Context, want *place.Desired, hosts *Hosts, replace Placer) (plan.Plan, plan.Observed, *place.Desired) {
+	want, obs := settle(ctx, want, hosts, replace)
+	return plan.Compute(hosts.Only(want), obs), obs, want
 }
 
 // Pass is one reconcile pass over the connected hosts: observe, plan, let
@@ -91,9 +98,9 @@ func Plan(ctx context.Context, want *place.Desired, hosts *Hosts) (plan.Plan, pl
 // prove convergence. Hosts of want that are not connected are left out.
 // It never stops at the first problem; Outcome.Err summarises them.
 func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) Outcome {
-	want = hosts.Only(want)
 	var out Outcome
-	out.Observed = ObserveFor(ctx, hosts.Drivers, hosts.Scope, want)
+	out.Want, out.Observed = settle(ctx, want, hosts, opts.Place)
+	want = hosts.Only(out.Want)
 	out.Plan = plan.Compute(want, out.Observed)
 	if opts.Guard != nil {
 		p, err := opts.Guard(out.Plan, out.Observed)

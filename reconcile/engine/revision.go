@@ -69,8 +69,11 @@ func Load(ctx context.Context, src Source, ev Evaluator, opts schema.Options, sc
 
 // At places the revision at time t: the desired state of every host.
 // Placement problems (capacity, conflicts) are schema.Problems.
-func (r *Revision) At(t time.Time) (*place.Desired, error) {
-	want, err := place.Place(r.Topology, place.Options{Commit: r.Source.Commit, Now: t, Scope: r.Scope})
+func (r *Revision) At(t time.Time) (*place.Desired, error) { return r.AtPinned(t, nil) }
+
+// AtPinned is At with instances kept on the hosts holding their data.
+func (r *Revision) AtPinned(t time.Time, pins place.Pins) (*place.Desired, error) {
+	want, err := place.Place(r.Topology, place.Options{Commit: r.Source.Commit, Now: t, Scope: r.Scope, Pins: pins})
 	if err == nil && r.Secrets != nil {
 		err = r.Secrets.Seal(want)
 	}

@@ -144,9 +144,9 @@ type KeptVolume struct {
 
 // Prunable is the only policy that deletes data: it splits rows into the
 // volumes prune may delete (older than age, mounted by no desired
-// container and by no container on the host) and those it keeps, each
-// with why.
-func Prunable(rows []VolumeRow, age time.Duration, now time.Time) (doomed []VolumeRow, kept []KeptVolume) {
+// container and by no container on the host, and of an environment that
+// is not active unless force) and those it keeps, each with why.
+func Prunable(rows []VolumeRow, age time.Duration, now time.Time, force bool) (doomed []VolumeRow, kept []KeptVolume) {
 	for _, v := range rows {
 		var why string
 		active := ""
@@ -154,6 +154,11 @@ func Prunable(rows []VolumeRow, age time.Duration, now time.Time) (doomed []Volu
 			active = "environment is active and "
 		}
 		switch {
+		case v.EnvState == string(place.Active) && !force:
+			// A student's home stays until the course ends: a volume of an
+			// active environment that nothing mounts is data placed
+			// elsewhere, or a member who may come back.
+			why = "environment is active: its data is kept until the environment ends (--force deletes it anyway)"
 		case v.Created.IsZero():
 			why = "the engine does not report its creation time"
 		case now.Sub(v.Created) < age:

@@ -22,13 +22,26 @@ func TestPrunable(t *testing.T) {
 		{Name: "unknown", Created: old, EnvState: "ended"},
 		{Name: "undated", EnvState: "ended", MountsKnown: true},
 	}
-	doomed, kept := engine.Prunable(rows, 24*time.Hour, now)
-	var names []string
-	for _, v := range doomed {
-		names = append(names, v.Name)
+	names := func(vs []engine.VolumeRow) string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.Name)
+		}
+		return strings.Join(out, ",")
 	}
-	if strings.Join(names, ",") != "gone,left" {
-		t.Errorf("doomed %v, want gone,left", names)
+	// Without --force an active environment's data is kept, whatever mounts it.
+	doomed, kept := engine.Prunable(rows, 24*time.Hour, now, false)
+	if got := names(doomed); got != "gone" {
+		t.Errorf("doomed %v, want gone", got)
+	}
+	for _, k := range kept {
+		if k.Name == "left" && !strings.Contains(k.Why, "environment is active: its data is kept until the environment ends (--force") {
+			t.Errorf("kept %s: %s", k.Name, k.Why)
+		}
+	}
+	doomed, kept = engine.Prunable(rows, 24*time.Hour, now, true)
+	if got := names(doomed); got != "gone,left" {
+		t.Errorf("with force: doomed %v, want gone,left", got)
 	}
 	if len(kept) != 5 {
 		t.Errorf("kept %d, want 5: %+v", len(kept), kept)

@@ -9,6 +9,7 @@ package place
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,39 @@ type Options struct {
 	Now time.Time
 	// Scope is recorded in the io.rensei.scope label; empty is the default scope.
 	Scope string
+	// Pins keep instances with data where their data is (see Pins).
+	Pins Pins
+}
+
+// Pins maps an instance ("env/group/instance") to the host ("site/host")
+// that holds its volumes. A pinned instance is placed on that host
+// whatever the hashing says, as long as the host is still in the
+// topology, eligible for its group and has room: students keep their
+// home when a host is added or removed. Pins come from what the hosts
+// hold (engine.PinsOf), so they need no state besides the hosts.
+type Pins map[string]string
+
+// PinKey is the key of an instance in Pins.
+func PinKey(env, group, instance string) string { return env + "/" + group + "/" + instance }
+
+// Move is a pinned instance placed away from its data, and why: its new
+// volumes start empty, and the old ones are kept where they are.
+type Move struct {
+	Env      string `json:"env"`
+	Group    string `json:"group"`
+	Instance string `json:"instance"`
+	From     string `json:"from"`
+	To       string `json:"to,omitempty"` // "" when the instance is not placed at all
+	Why      string `json:"why"`
+}
+
+func (m Move) String() string {
+	to := "nowhere"
+	if m.To != "" {
+		to = m.To
+	}
+	return fmt.Sprintf("instance %s of environment %s, group %s: its data is on %s, which %s: it is placed on %s with new, empty volumes (the old ones are kept)",
+		m.Instance, m.Env, m.Group, m.From, m.Why, to)
 }
 
 // Desired is the desired state of every host of the topology.
@@ -33,6 +67,35 @@ type Desired struct {
 	Commit       string      `json:"commit,omitempty"`
 	Hosts        []Host      `json:"hosts"`
 	Environments []EnvStatus `json:"environments"`
+	// Moves are pinned instances that could not stay with their data.
+	Moves []Move `json:"moves,omitempty"`
+}
+
+// Agrees reports whether placing again with pins would change nothing:
+// every instance d places that has a pin is on its pinned host, or was
+// placed away from it with these pins (a Move from that host). Pins of
+// instances without volumes, or that d does not place, do not matter.
+func (d *Desired) Agrees(pins Pins) bool {
+	if len(pins) == 0 {
+		return true
+	}
+	moved := map[string]string{}
+	for _, m := range d.Moves {
+		moved[PinKey(m.Env, m.Group, m.Instance)] = m.From
+	}
+	for _, h := range d.Hosts {
+		for _, c := range h.Containers {
+			if len(c.Mounts) == 0 {
+				continue
+			}
+			l := c.Labels
+			k := PinKey(l[drivers.LabelEnv], l[drivers.LabelGroup], l[drivers.LabelInstance])
+			if want, ok := pins[k]; ok && want != h.Key && moved[k] != want {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Host is the desired state of one host. Every slice is sorted by name.
@@ -306,17 +369,50 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 		packOrder = rank(e.Name+"/"+g.Name, hosts)
 	}
 	unplaced := 0
-	for _, inst := range g.Instances() {
+	// Instances with data first, on the host that holds it; then the rest.
+	insts := g.Instances()
+	var pinned, free []string
+	for _, inst := range insts {
+		if _, ok := p.opts.Pins[PinKey(e.Name, g.Name, inst)]; ok && len(g.Volumes) > 0 {
+			pinned = append(pinned, inst)
+		} else {
+			free = append(free, inst)
+		}
+	}
+	for _, inst := range append(pinned, free...) {
 		order := packOrder
 		if order == nil {
 			order = rank(e.Name+"/"+g.Name+"/"+inst, hosts)
 		}
 		var chosen *hostRef
-		for _, h := range order {
-			if h.take(cpus, mem) {
+		pin, isPinned := p.opts.Pins[PinKey(e.Name, g.Name, inst)]
+		why := ""
+		if isPinned && len(g.Volumes) > 0 {
+			switch h := p.hosts[pin]; {
+			case h == nil:
+				why = "is no longer in the configuration"
+			case !slices.Contains(hosts, h):
+				why = "is outside the group's placement"
+			case !h.take(cpus, mem):
+				why = "has no room left"
+			default:
 				chosen = h
+			}
+		}
+		for _, h := range order {
+			if chosen != nil {
 				break
 			}
+			if h.take(cpus, mem) {
+				chosen = h
+			}
+		}
+		if why != "" {
+			m := Move{Env: e.Name, Group: g.Name, Instance: inst, From: pin, Why: why}
+			if chosen != nil {
+				m.To = chosen.key
+			}
+			p.out.Moves = append(p.out.Moves, m)
 		}
 		if chosen == nil {
 			unplaced++

@@ -62,6 +62,8 @@ type Plan struct {
 	Steps       []Step          `json:"steps"`
 	Unreachable []Unreachable   `json:"unreachable,omitempty"`
 	Renames     []change.Rename `json:"renames,omitempty"`
+	// Moves are instances placed away from their data (see place.Pins).
+	Moves []place.Move `json:"moves,omitempty"`
 }
 
 // Unreachable is a host whose part of the plan was not computed.
@@ -147,7 +149,7 @@ type HostState struct {
 // deterministic. Hosts absent from want (not in the topology) are ignored;
 // hosts absent from have are planned as empty.
 func Compute(want *place.Desired, have Observed) Plan {
-	p := Plan{Commit: want.Commit}
+	p := Plan{Commit: want.Commit, Moves: want.Moves}
 	where := indexInstances(want)
 	for i := range want.Hosts {
 		h := &want.Hosts[i]

@@ -17,6 +17,9 @@ func Plan(w io.Writer, p plan.Plan, colour bool) error {
 	for _, r := range p.Renames {
 		b.WriteString(loud(colour, "! "+r.String()) + "\n")
 	}
+	for _, m := range p.Moves {
+		b.WriteString(loud(colour, "! "+m.String()) + "\n")
+	}
 	host := ""
 	for i := 0; i < len(p.Steps); i++ {
 		s := p.Steps[i]

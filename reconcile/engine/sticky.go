@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"context"
+	"maps"
+	"slices"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+)
+
+// Placer places a revision again with pins (Revision.AtPinned at the
+// pass's time).
+type Placer func(pins place.Pins) (*place.Desired, error)
+
+// PinsOf reads where instances' data is from what the hosts hold: an
+// instance with an owned volume on a host is pinned to it. When its
+// volumes are on several hosts (placed elsewhere before pins existed),
+// the host running its container wins, else the first host by key.
+func PinsOf(obs plan.Observed) place.Pins {
+	pins := place.Pins{}
+	running := map[string]string{}
+	for _, key := range slices.Sorted(maps.Keys(obs)) {
+		for _, c := range obs[key].Containers {
+			l := c.Labels
+			running[place.PinKey(l[drivers.LabelEnv], l[drivers.LabelGroup], l[drivers.LabelInstance])] = key
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(obs)) {
+		for _, v := range obs[key].Volumes {
+			l := v.Labels
+			if l[drivers.LabelInstance] == "" {
+				continue // an environment's shared volume: on every host that needs it
+			}
+			k := place.PinKey(l[drivers.LabelEnv], l[drivers.LabelGroup], l[drivers.LabelInstance])
+			if _, seen := pins[k]; !seen || running[k] == key {
+				pins[k] = key
+			}
+		}
+	}
+	return pins
+}
+
+// settle observes the connected hosts and, when what they hold pins an
+// instance elsewhere than want places it, places again with those pins
+// (and observes again, for the names the new placement uses). It returns
+// the desired state (all hosts) and the observation of the connected ones.
+func settle(ctx context.Context, want *place.Desired, hosts *Hosts, replace Placer) (*place.Desired, plan.Observed) {
+	obs := ObserveFor(ctx, hosts.Drivers, hosts.Scope, hosts.Only(want))
+	if replace == nil {
+		return want, obs
+	}
+	pins := PinsOf(obs)
+	if want.Agrees(pins) {
+		return want, obs
+	}
+	pinned, err := replace(pins)
+	if err != nil {
+		return want, obs // the revision placed without pins; it placed with them before
+	}
+	return pinned, ObserveFor(ctx, hosts.Drivers, hosts.Scope, hosts.Only(pinned))
+}
