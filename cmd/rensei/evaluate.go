@@ -24,6 +24,7 @@ func newEvaluateChild(g *globals) *cobra.Command {
 		repoDir, sha, dir string
 		timeout           time.Duration
 		memory, output    int64
+		progress          int
 		tlaStr, tlaCode   []string
 	)
 	cmd := &cobra.Command{
@@ -58,7 +59,16 @@ func newEvaluateChild(g *globals) *cobra.Command {
 			opts.Timeout, opts.MaxOutput = timeout, output
 			var current atomic.Value
 			current.Store("")
-			opts.OnFile = func(f string) { current.Store(f) }
+			var progressOut *os.File
+			if progress > 0 {
+				progressOut = os.NewFile(uintptr(progress), "progress")
+			}
+			opts.OnFile = func(f string) {
+				current.Store(f)
+				if progressOut != nil {
+					fmt.Fprintln(progressOut, f)
+				}
+			}
 			// One answer: the evaluation's, or the watchdog's when memory
 			// runs out first. Either writes under mu and exits, so a
 			// timed-out or runaway evaluation's goroutine ends with us.
@@ -89,6 +99,7 @@ func newEvaluateChild(g *globals) *cobra.Command {
 	f.DurationVar(&timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's evaluation")
 	f.Int64Var(&memory, "eval-memory", engine.DefaultEvalMemory, "bound on the evaluation's memory, bytes")
 	f.Int64Var(&output, "eval-output", schema.DefaultMaxOutput, "bound on one file's JSON, bytes")
+	f.IntVar(&progress, "progress-fd", 0, "file descriptor to name each file on before it is evaluated")
 	f.StringArrayVar(&tlaStr, "tla-str", nil, "top-level argument KEY=VALUE")
 	f.StringArrayVar(&tlaCode, "tla-code", nil, "top-level argument KEY=CODE")
 	return cmd

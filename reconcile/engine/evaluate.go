@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"runtime/debug"
 	"runtime/metrics"
@@ -97,24 +99,65 @@ func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*
 	// than the evaluation's own output limit.
 	cmd.Stdout = &limitedBuffer{buf: &stdout, left: maxAnswer(opts)}
 	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 64 << 10}
-	err := cmd.Run()
+	// The child names each file before evaluating it on fd 3, so a crash
+	// (a stack overflow, say) is still reported against its file.
+	progress, err := progressPipe(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", src.Name, err)
+	}
+	err = cmd.Run()
+	file := progress()
 	if c.MaxRSS != nil && cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			c.MaxRSS(ru.Maxrss << 10)
 		}
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, schema.Problems{{Msg: fmt.Sprintf("evaluation of %s did not finish within %s (process killed)", src.Name, wait)}}
-		}
 		msg := string(bytes.TrimSpace(stderr.Bytes()))
-		if strings.Contains(msg, "out of memory") {
-			return nil, schema.Problems{{Msg: fmt.Sprintf("evaluation of %s needed more than %d MiB of memory (--eval-memory); it was stopped", src.Name, memory>>20)}}
+		switch {
+		case ctx.Err() != nil:
+			return nil, schema.Problems{{File: file, Msg: fmt.Sprintf("evaluation of %s did not finish within %s (process killed)", src.Name, wait)}}
+		case strings.Contains(msg, "out of memory"):
+			return nil, schema.Problems{{File: file, Msg: fmt.Sprintf("evaluation needed more than %d MiB of memory (--eval-memory): it was stopped", memory>>20)}}
+		case strings.Contains(msg, "stack overflow"):
+			return nil, schema.Problems{{File: file, Msg: fmt.Sprintf("evaluation recursed too deeply (more than %d MiB of stack): it was stopped; is a recursion missing its end?", maxStack(memory)>>20)}}
 		}
-		return nil, fmt.Errorf("evaluate %s: %w: %s", src.Name, err, msg)
+		if i := strings.IndexByte(msg, '\n'); i > 0 {
+			msg = msg[:i] // the first line says it; a trace is not for users
+		}
+		return nil, fmt.Errorf("evaluate %s (%s): %w: %s", src.Name, file, err, msg)
 	}
 	return decodeEvaluation(stdout.Bytes(), src.Name)
 }
+
+// progressPipe gives cmd a pipe as fd 3 and returns a function that,
+// after cmd ran, returns the last line written to it.
+func progressPipe(cmd *exec.Cmd) (last func() string, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Args = append(cmd.Args, "--progress-fd", "3")
+	done := make(chan string, 1)
+	go func() {
+		defer r.Close()
+		var lastLine string
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lastLine = sc.Text()
+		}
+		done <- lastLine
+	}()
+	return func() string {
+		w.Close() // the child's copy closed when it exited
+		return <-done
+	}, nil
+}
+
+// maxStack bounds the child's goroutine stacks: a runaway recursion stops
+// at this depth, well before the time bound, the same way every time.
+func maxStack(memory int64) int64 { return min(memory/4, 256<<20) }
 
 // maxAnswer bounds what the parent reads of the child's answer.
 func maxAnswer(opts schema.Options) int64 {
@@ -148,6 +191,7 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 // and thread stacks far beyond what it uses, and fails obscurely under it.)
 func Watch(limit int64, file func() string, over func(file string)) (stop func()) {
 	debug.SetMemoryLimit(limit * 9 / 10)
+	debug.SetMaxStack(int(maxStack(limit)))
 	done := make(chan struct{})
 	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	go func() {

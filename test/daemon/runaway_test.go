@@ -30,7 +30,8 @@ func TestRunawayConfigIsKilled(t *testing.T) {
 	repo := newConfigRepo(t)
 	head := repo.push("runaway", map[string]string{
 		"sites/lab.jsonnet":           fakeSites,
-		"environments/course.jsonnet": "local loop(n) = if n == 0 then 0 else loop(n - 1) tailstrict;\n{ name: 'c' + loop(1000000000) }\n",
+		// Ten billion additions, in constant memory and stack: only time stops it.
+		"environments/course.jsonnet": "local spin = std.foldl(function(a, i) a + std.foldl(function(b, j) b + j, std.range(1, 100000), 0), std.range(1, 100000), 0);\n{ name: 'c' + spin }\n",
 	})
 	d := startDaemon(t, "the daemon", bin, "daemon", "--repo", repo.bare, "--hosts", "site-a/docker", "--interval", "1s",
 		"--eval-timeout", "1s", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--state-dir", t.TempDir())
