@@ -29,7 +29,7 @@ func TestRunawayConfigIsKilled(t *testing.T) {
 	bin := buildRensei(t)
 	repo := newConfigRepo(t)
 	head := repo.push("runaway", map[string]string{
-		"sites/lab.jsonnet":           fakeSites,
+		"sites/lab.jsonnet": fakeSites,
 		// Ten billion additions, in constant memory and stack: only time stops it.
 		"environments/course.jsonnet": "local spin = std.foldl(function(a, i) a + std.foldl(function(b, j) b + j, std.range(1, 100000), 0), std.range(1, 100000), 0);\n{ name: 'c' + spin }\n",
 	})
