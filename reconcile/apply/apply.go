@@ -28,6 +28,9 @@ type Options struct {
 	// Prepare, when set, turns a container's spec into the one handed to
 	// the driver (secret values put in); a failure fails the step.
 	Prepare func(drivers.ContainerSpec) (drivers.ContainerSpec, error)
+	// Progress, when set, is told every step as it ends (err nil when it
+	// succeeded), under a lock: calls never overlap.
+	Progress func(s plan.Step, err error)
 }
 
 // Failure is a step that did not succeed.
@@ -85,6 +88,9 @@ func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts
 	record := func(s plan.Step, err error) {
 		mu.Lock()
 		defer mu.Unlock()
+		if opts.Progress != nil {
+			opts.Progress(s, err)
+		}
 		if err != nil {
 			res.Failed = append(res.Failed, Failure{Step: s, Err: err.Error(), err: err})
 			log.Warn("step failed", "host", s.Host, "kind", s.Kind, "name", s.Name, "action", s.Action, "err", err)
