@@ -18,6 +18,9 @@ var SecretRef = regexp.MustCompile(`\$\{rensei:secret:([a-z0-9][a-z0-9-]*)(?::([
 // secretRefs returns the secret names text refers to, and the references
 // that look like one but are malformed.
 func secretRefs(text string) (names, malformed []string) {
+	// Placement references are placement's to check; one inside a secret's
+	// context stands for a word.
+	text = PlacementRef.ReplaceAllString(text, "x")
 	for _, m := range SecretRef.FindAllStringSubmatch(text, -1) {
 		names = append(names, m[1])
 	}

@@ -73,6 +73,8 @@ type Environment struct {
 	Active   *Window           `json:"active,omitempty"`
 	Networks []Network         `json:"networks,omitempty"`
 	Groups   []Group           `json:"groups,omitempty"`
+	// Access says how members reach their instances (rensei access).
+	Access *Access `json:"access,omitempty"`
 
 	Source Source `json:"-"`
 }
@@ -141,7 +143,12 @@ type Resources struct {
 type Attachment struct {
 	Network string `json:"network"`
 	// Address is a static IPv4 address; only for groups of one instance.
-	Address string   `json:"address,omitempty"`
+	Address string `json:"address,omitempty"`
+	// Static asks Rensei for a static address per instance from the
+	// network's static block, kept for the instance's life (adding or
+	// removing members moves nobody's address). Others name it with
+	// ${rensei:address:GROUP/INSTANCE} (see PlacementRef).
+	Static  bool     `json:"static,omitempty"`
 	Aliases []string `json:"aliases,omitempty"`
 }
 
