@@ -69,7 +69,7 @@ func Load(ctx context.Context, src Source, ev Evaluator, opts schema.Options, sc
 
 // At places the revision at time t: the desired state of every host.
 // Placement problems (capacity, conflicts) are schema.Problems.
-func (r *Revision) At(t time.Time) (*place.Desired, error) { return r.AtPinned(t, nil) }
+func (r *Revision) At(t time.Time) (*place.Desired, error) { return r.AtPinned(t, place.Pins{}) }
 
 // AtPinned is At with instances kept on the hosts holding their data.
 func (r *Revision) AtPinned(t time.Time, pins place.Pins) (*place.Desired, error) {

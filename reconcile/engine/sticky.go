@@ -14,17 +14,23 @@ import (
 // pass's time).
 type Placer func(pins place.Pins) (*place.Desired, error)
 
-// PinsOf reads where instances' data is from what the hosts hold: an
-// instance with an owned volume on a host is pinned to it. When its
-// volumes are on several hosts (placed elsewhere before pins existed),
-// the host running its container wins, else the first host by key.
+// PinsOf reads what instances hold where from the hosts: an instance
+// with an owned volume on a host is pinned to it (when its volumes are on
+// several hosts, placed elsewhere before pins existed, the host running
+// its container wins, else the first host by key); a container's address
+// on each network is pinned to it (kept when it is a static one).
 func PinsOf(obs plan.Observed) place.Pins {
-	pins := place.Pins{}
+	pins := place.Pins{Hosts: map[string]string{}, Addresses: map[string]string{}}
 	running := map[string]string{}
 	for _, key := range slices.Sorted(maps.Keys(obs)) {
 		for _, c := range obs[key].Containers {
 			l := c.Labels
 			running[place.PinKey(l[drivers.LabelEnv], l[drivers.LabelGroup], l[drivers.LabelInstance])] = key
+			for n, ip := range c.Networks {
+				if ip != "" {
+					pins.Addresses[place.AddressKey(c.Name, n)] = ip
+				}
+			}
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(obs)) {
@@ -34,8 +40,8 @@ func PinsOf(obs plan.Observed) place.Pins {
 				continue // an environment's shared volume: on every host that needs it
 			}
 			k := place.PinKey(l[drivers.LabelEnv], l[drivers.LabelGroup], l[drivers.LabelInstance])
-			if _, seen := pins[k]; !seen || running[k] == key {
-				pins[k] = key
+			if _, seen := pins.Hosts[k]; !seen || running[k] == key {
+				pins.Hosts[k] = key
 			}
 		}
 	}

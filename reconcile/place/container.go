@@ -64,9 +64,16 @@ func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Gro
 		if np == nil {
 			continue // the implicit default network, or reported by validation
 		}
-		np.use(h, a.Address == "")
+		if a.Static && a.Address != "" {
+			p.problem(e.Source, "environment %q: group %q: network %q: static: true and address %s: choose one", e.Name, g.Name, a.Network, a.Address)
+		}
+		np.use(h, a.Address == "" && !a.Static)
 		aliases := append([]string{g.Name, c.Hostname}, a.Aliases...)
 		c.Networks = append(c.Networks, drivers.NetworkAttach{Network: DockerNetwork(e.Name, a.Network), IPv4: a.Address, Aliases: aliases})
+		if a.Static {
+			// Given from the static block once every instance is placed.
+			np.statics = append(np.statics, staticWant{host: h, container: name, instance: PinKey(e.Name, g.Name, inst)})
+		}
 	}
 	for _, v := range g.Volumes {
 		vol := VolumeName(e.Name, g.Name, inst, v)
@@ -100,14 +107,26 @@ func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Gro
 			h.ports[key] = name
 		}
 	}
-	c.Labels = p.labels(map[string]string{
-		drivers.LabelEnv:        e.Name,
-		drivers.LabelGroup:      g.Name,
-		drivers.LabelInstance:   inst,
-		drivers.LabelSpecFields: fieldDigests(c),
-		drivers.LabelContent:    contentDigest(g, inst),
-	}, specDigest(c))
+	// The spec hash and fields are taken in finish, once static addresses
+	// and placement references are filled in (seal).
+	c.Labels = map[string]string{
+		drivers.LabelEnv:      e.Name,
+		drivers.LabelGroup:    g.Name,
+		drivers.LabelInstance: inst,
+		drivers.LabelContent:  contentDigest(g, inst),
+	}
 	h.out.Containers = append(h.out.Containers, c)
+	p.instances[PinKey(e.Name, g.Name, inst)] = instanceRef{host: h, container: name}
+}
+
+// seal labels a finished container spec: the fields' digests and the
+// spec hash (of the spec without labels), and the labels every owned
+// object carries.
+func (p *placer) seal(c *drivers.ContainerSpec) {
+	base := c.Labels
+	c.Labels = nil
+	base[drivers.LabelSpecFields] = fieldDigests(*c)
+	c.Labels = p.labels(base, specDigest(*c))
 }
 
 // DefaultPublish is where published ports bind on a host that declares no
@@ -248,8 +267,15 @@ func ChangedFields(have, want string) string {
 	return strings.Join(out, "; ")
 }
 
-// finish emits networks and tunnels, runs the per-host checks and sorts.
+// finish gives out static addresses, fills in placement references,
+// seals the containers, emits networks and tunnels, runs the per-host
+// checks and sorts.
 func (p *placer) finish() {
+	for _, np := range p.networks {
+		p.allocateStatic(np)
+	}
+	p.fillReferences()
+	p.access()
 	for _, np := range p.networks {
 		p.finishNetwork(np)
 	}
@@ -258,6 +284,9 @@ func (p *placer) finish() {
 		h := p.hosts[key]
 		p.checkOverlaps(h)
 		out := h.out
+		for i := range out.Containers {
+			p.seal(&out.Containers[i])
+		}
 		sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
 		sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
 		sort.Slice(out.Tunnels, func(i, j int) bool { return out.Tunnels[i].Name < out.Tunnels[j].Name })

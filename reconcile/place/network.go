@@ -32,6 +32,8 @@ type netPlacement struct {
 	// handed out over them, not over the hosts in use, so a new member
 	// landing on a new host moves no other host's block.
 	candidates map[string]bool
+	// statics are the attachments waiting for a static address.
+	statics []staticWant
 }
 
 // DefaultNetwork is the network every group without networks joins: a

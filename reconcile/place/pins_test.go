@@ -22,10 +22,10 @@ func hostsOf(d *Desired) map[string]string {
 // pinsFrom pins every student of d where d placed it, as the hosts'
 // volumes would after d was applied.
 func pinsFrom(d *Desired) Pins {
-	pins := Pins{}
+	pins := Pins{Hosts: map[string]string{}}
 	for name, host := range hostsOf(d) {
 		if inst, ok := strings.CutPrefix(name, "cs101_student_"); ok {
-			pins[PinKey("cs101", "student", inst)] = host
+			pins.Hosts[PinKey("cs101", "student", inst)] = host
 		}
 	}
 	return pins
@@ -96,7 +96,7 @@ func TestPinsKeepDataWhenHostsChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	onCloud := 0
-	for _, host := range pins {
+	for _, host := range pins.Hosts {
 		if host == "cloud/h0" {
 			onCloud++
 		}

@@ -31,13 +31,31 @@ type Options struct {
 	Pins Pins
 }
 
-// Pins maps an instance ("env/group/instance") to the host ("site/host")
-// that holds its volumes. A pinned instance is placed on that host
-// whatever the hashing says, as long as the host is still in the
-// topology, eligible for its group and has room: students keep their
-// home when a host is added or removed. Pins come from what the hosts
-// hold (engine.PinsOf), so they need no state besides the hosts.
-type Pins map[string]string
+// Pins keep what instances hold where it is, read from the hosts
+// (engine.PinsOf), so they need no state besides the hosts:
+//   - Hosts maps an instance ("env/group/instance") to the host
+//     ("site/host") holding its volumes. A pinned instance is placed on
+//     that host whatever the hashing says, as long as the host is still in
+//     the topology, eligible for its group and has room: students keep
+//     their home when a host is added or removed.
+//   - Addresses maps an attachment ("container/docker-network") to the
+//     static address it has (Attachment.Static): it keeps it, so adding a
+//     member never moves another one's address.
+type Pins struct {
+	Hosts     map[string]string `json:"hosts,omitempty"`
+	Addresses map[string]string `json:"addresses,omitempty"`
+}
+
+// AddressKey is the key of an attachment in Pins.Addresses.
+func AddressKey(container, dockerNetwork string) string { return container + "/" + dockerNetwork }
+
+// digest identifies a set of pins.
+func (p Pins) digest() string {
+	if len(p.Hosts) == 0 && len(p.Addresses) == 0 {
+		return ""
+	}
+	return specDigest(p)
+}
 
 // PinKey is the key of an instance in Pins.
 func PinKey(env, group, instance string) string { return env + "/" + group + "/" + instance }
@@ -69,14 +87,22 @@ type Desired struct {
 	Environments []EnvStatus `json:"environments"`
 	// Moves are pinned instances that could not stay with their data.
 	Moves []Move `json:"moves,omitempty"`
+	// Access lists, per environment with an access section, how each
+	// member reaches its instance (placement references filled in; secret
+	// references left for whoever reads them).
+	Access []AccessRow `json:"access,omitempty"`
+
+	// Pinned is the digest of the pins it was placed with ("" for none).
+	Pinned string `json:"-"`
 }
 
 // Agrees reports whether placing again with pins would change nothing:
-// every instance d places that has a pin is on its pinned host, or was
-// placed away from it with these pins (a Move from that host). Pins of
-// instances without volumes, or that d does not place, do not matter.
+// d was placed with these very pins, or every instance d places that has
+// a pin is on its pinned host (or was placed away from it with these pins:
+// a Move from that host) and every static address it has is the pinned
+// one. Pins of instances d does not place do not matter.
 func (d *Desired) Agrees(pins Pins) bool {
-	if len(pins) == 0 {
+	if d.Pinned == pins.digest() {
 		return true
 	}
 	moved := map[string]string{}
@@ -85,12 +111,17 @@ func (d *Desired) Agrees(pins Pins) bool {
 	}
 	for _, h := range d.Hosts {
 		for _, c := range h.Containers {
+			for _, n := range c.Networks {
+				if want, ok := pins.Addresses[AddressKey(c.Name, n.Network)]; ok && n.IPv4 != "" && n.IPv4 != want {
+					return false
+				}
+			}
 			if len(c.Mounts) == 0 {
 				continue
 			}
 			l := c.Labels
 			k := PinKey(l[drivers.LabelEnv], l[drivers.LabelGroup], l[drivers.LabelInstance])
-			if want, ok := pins[k]; ok && want != h.Key && moved[k] != want {
+			if want, ok := pins.Hosts[k]; ok && want != h.Key && moved[k] != want {
 				return false
 			}
 		}
@@ -213,6 +244,9 @@ type placer struct {
 	// explicitVNI are the VNIs written in the configuration.
 	explicitVNI map[int]bool
 	networks    []*netPlacement
+	// instances are the placed instances, by "env/group/instance".
+	instances map[string]instanceRef
+	specs     map[string]*drivers.ContainerSpec // by name, once all are placed
 }
 
 func newPlacer(t *schema.Topology, opts Options) *placer {
@@ -220,8 +254,9 @@ func newPlacer(t *schema.Topology, opts Options) *placer {
 	if policy == nil {
 		policy = schema.DefaultPolicy()
 	}
-	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{},
-		bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}, policy: policy.WithDefaults(), usage: map[string]*usage{}}
+	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit, Pinned: opts.Pins.digest()}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{},
+		bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}, policy: policy.WithDefaults(), usage: map[string]*usage{},
+		instances: map[string]instanceRef{}}
 	for _, s := range t.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
@@ -373,7 +408,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 	insts := g.Instances()
 	var pinned, free []string
 	for _, inst := range insts {
-		if _, ok := p.opts.Pins[PinKey(e.Name, g.Name, inst)]; ok && len(g.Volumes) > 0 {
+		if _, ok := p.opts.Pins.Hosts[PinKey(e.Name, g.Name, inst)]; ok && len(g.Volumes) > 0 {
 			pinned = append(pinned, inst)
 		} else {
 			free = append(free, inst)
@@ -385,7 +420,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 			order = rank(e.Name+"/"+g.Name+"/"+inst, hosts)
 		}
 		var chosen *hostRef
-		pin, isPinned := p.opts.Pins[PinKey(e.Name, g.Name, inst)]
+		pin, isPinned := p.opts.Pins.Hosts[PinKey(e.Name, g.Name, inst)]
 		why := ""
 		if isPinned && len(g.Volumes) > 0 {
 			switch h := p.hosts[pin]; {
