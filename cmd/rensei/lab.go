@@ -14,6 +14,7 @@ func newLab(g *globals) *cobra.Command {
 	var (
 		opts   lab.Options
 		output string
+		load   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "lab",
@@ -36,6 +37,11 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 				st, err := lab.Up(cmd.Context(), opts)
 				if err != nil {
 					return err
+				}
+				if len(load) > 0 {
+					if err := lab.LoadImages(cmd.Context(), opts, load...); err != nil {
+						return err
+					}
 				}
 				return writeLab(g, st, output)
 			})
@@ -67,6 +73,7 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 			return writeLab(g, st, output)
 		},
 	}
+	up.Flags().StringArrayVar(&load, "load", nil, "also copy this image from the machine's engine into every site (repeatable), e.g. rensei/notebook:latest; build it first with make images")
 	for _, c := range []*cobra.Command{up, status} {
 		c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	}

@@ -127,6 +127,134 @@ local maxId = 40;
       files: [r.file('/seed/' + f, files[f]) for f in std.objectFields(files)],
     },
 
+  // course(...) is one semester of a course with a Jupyter notebook server
+  // per student, the way CoursewareHub runs them, across sites:
+  //   - group "nb": one notebook server (image rensei/notebook) per
+  //     student of roster (rows from rosterCSV or rosterJSON, or plain
+  //     ids), spread over sites, each with cpus and memory, a persistent
+  //     home volume as its notebook directory (/home/student), a static
+  //     address on the course network, and its own token: derived from
+  //     the secret tokenSecret (kept in the secrets directory of the
+  //     machine that applies, never in Git) for "<name>/<student>";
+  //   - group "door": the front door at frontDoor.site, nginx (image
+  //     rensei/frontdoor) publishing frontDoor.port (default 8080) on the
+  //     site's publish address and routing /user/<id>/ to that student's
+  //     server over the overlay, websockets included (kernels, terminals);
+  //     any other path is the course page: title, window, and the files
+  //     of pages (file name → HTML) the lecturer publishes. Never a token;
+  //   - the dataset (file name → content), copied once per site into the
+  //     environment-scoped volume "dataset", read-only in every home at
+  //     ~/dataset;
+  //   - access: `rensei access PATH --env NAME` lists each student's URL
+  //     and token.
+  // Adding a student creates that student's server and re-renders the
+  // front door's routes (its container is replaced); nobody else changes.
+  // When the window closes every server and the front door go; every home
+  // volume is kept.
+  course(name,
+         title,
+         roster,
+         sites,
+         frontDoor,
+         subnet,
+         active=null,
+         owner='',
+         labels={},
+         cpus=0.5,
+         memory='512Mi',
+         dataset={},
+         pages={},
+         tokenSecret='notebook',
+         image='rensei/notebook:latest',
+         doorImage='rensei/frontdoor:latest')::
+    local ids = [if std.isString(row) then row else row.id for row in roster];
+    local port = if std.objectHas(frontDoor, 'port') then frontDoor.port else 8080;
+    local token = r.derivedSecret(tokenSecret, name + '/${rensei:instance}');
+    local window =
+      if active == null then 'always'
+      else (if std.objectHas(active, 'from') then 'from ' + active.from + ' ' else '')
+           + (if std.objectHas(active, 'until') then 'until ' + active.until else '');
+    local routes = std.join('', ['\t' + id + ' ${rensei:address:nb/' + id + '};\n' for id in ids]);
+    local site = |||
+      # Written by Rensei's course template: /user/<id>/ → that student's
+      # notebook server (its static address on the course overlay).
+      map $user $notebook {
+      	default "";
+    ||| + routes + |||
+      }
+      server {
+      	listen 80 default_server;
+      	root /srv/www;
+      	location = /healthz {
+      		access_log off;
+      		default_type text/plain;
+      		return 200 "ok\n";
+      	}
+      	location ~ ^/user/(?<user>[a-z0-9][a-z0-9-]*)$ {
+      		return 302 $uri/;
+      	}
+      	location ~ ^/user/(?<user>[a-z0-9][a-z0-9-]*)/ {
+      		if ($notebook = "") {
+      			return 404;
+      		}
+      		proxy_pass http://$notebook:8888;
+      		include snippets/rensei-proxy.conf;
+      	}
+      	location / {
+      		try_files $uri $uri/ =404;
+      	}
+      }
+    |||;
+    local page =
+      '<!doctype html>\n<meta charset="utf-8">\n<title>' + $.escapeHTML(title) + '</title>\n'
+      + '<h1>' + $.escapeHTML(title) + '</h1>\n'
+      + '<p>Active ' + window + '. ' + std.length(ids) + ' students.</p>\n'
+      + '<p>Your notebook is at <code>/user/&lt;your id&gt;/</code> on this server; your lecturer gives you its token.</p>\n'
+      + (if std.length(pages) > 0 then
+           '<h2>Course material</h2>\n<ul>\n'
+           + std.join('', ['<li><a href="' + f + '">' + $.escapeHTML(f) + '</a></li>\n' for f in std.objectFields(pages)])
+           + '</ul>\n'
+         else '');
+    local datasetMount = if std.length(dataset) > 0 then [{ name: 'dataset', path: '/home/student/dataset', scope: 'environment', readOnly: true }] else [];
+    {
+      name: name,
+      owner: owner,
+      labels: labels,
+      networks: [r.network('course', subnet)],
+      groups: [
+        {
+          name: 'nb',
+          image: image,
+          members: ids,
+          env: { NOTEBOOK_TOKEN: token, NOTEBOOK_BASE_URL: '/user/${rensei:instance}/' },
+          placement: { sites: sites, strategy: 'spread' },
+          resources: { cpus: cpus, memory: memory },
+          networks: [{ network: 'course', static: true }],
+          volumes: [{ name: 'home', path: '/home/student' }] + datasetMount,
+        },
+        {
+          name: 'door',
+          image: doorImage,
+          replicas: 1,
+          placement: { sites: [frontDoor.site] },
+          resources: { cpus: 0.5, memory: '64Mi' },
+          networks: [{ network: 'course', aliases: ['www'] }],
+          ports: [{ container: 80, host: port }],
+          files: [r.file('/etc/nginx/conf.d/rensei.conf', site), r.file('/srv/www/index.html', page)]
+                 + [r.file('/srv/www/' + f, pages[f]) for f in std.objectFields(pages)],
+        },
+      ] + (
+        if std.length(dataset) > 0
+        then [$.seeder('dataset-' + s, 'dataset', '/dataset', dataset, s, doorImage) for s in sites]
+        else []
+      ),
+      access: {
+        group: 'nb',
+        url: 'http://${rensei:publish:door/0:80}/user/${rensei:instance}/',
+        token: token,
+      },
+    } + (if active != null then { active: active } else {}),
+
   // labCourse(...) is one semester of a lab course:
   //   - group "ws": one workstation container per student of roster (rows
   //     from rosterCSV or rosterJSON), spread over sites, each with the

@@ -167,6 +167,21 @@ func newWorld(want *place.Desired) *world {
 	return w
 }
 
+// desire is desire placed with the pins the world's hosts give: what
+// engine.Pass does against real hosts (students keep hosts and addresses).
+func (w *world) desire(t *testing.T, fsys fs.FS, now time.Time) *place.Desired {
+	t.Helper()
+	rev, err := engine.Load(context.Background(), engine.Source{FS: fsys, Commit: "test"}, nil, schema.Options{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := rev.AtPinned(now, engine.PinsOf(engine.Observe(context.Background(), w.drivers)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 func (w *world) plan(want *place.Desired) plan.Plan {
 	return plan.Compute(want, engine.Observe(context.Background(), w.drivers))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,18 +77,22 @@ func TestLabCourseWindows(t *testing.T) {
 	}
 }
 
-// TestLabCourseFrontDoor checks that each semester's front door page lists
-// every student of its roster with the workstation's hostname, and that
-// every student has a workstation with the per-student limits.
-func TestLabCourseFrontDoor(t *testing.T) {
+// TestLabCourseNotebooks checks what each semester asks for: a notebook
+// server per student of its roster on site-a or site-b, with its limits,
+// home, read-only dataset, base URL and its own token (a reference, never
+// a value); a front door at site-c publishing its port on the site's
+// address and routing every student's path to that student's static
+// address; a course page without tokens; one access row per student.
+func TestLabCourseNotebooks(t *testing.T) {
 	fsys := exampleFS(t, "lab-course")
 	for _, tc := range []struct {
 		env    string
 		at     time.Time
 		roster string
+		port   string
 	}{
-		{spring, inSpring, springCSV},
-		{fall, inFall, fallJSON},
+		{spring, inSpring, springCSV, "8080"},
+		{fall, inFall, fallJSON, "8081"},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			_, want := desire(t, fsys, tc.at)
@@ -95,57 +100,97 @@ func TestLabCourseFrontDoor(t *testing.T) {
 			if len(students) < 3 {
 				t.Fatalf("roster %s: %d students", tc.roster, len(students))
 			}
-			www, host := container(want, tc.env+"_www_0")
-			if www == nil {
+			door, host := container(want, tc.env+"_door_0")
+			if door == nil {
 				t.Fatal("no front door container")
 			}
 			if host != "site-c/docker" {
 				t.Errorf("front door on %s, want site-c/docker", host)
 			}
+			if len(door.Ports) != 1 || door.Ports[0].Container != 80 || strconv.Itoa(door.Ports[0].Host) != tc.port || door.Ports[0].HostIP != "198.18.0.3" {
+				t.Errorf("front door ports %+v, want 80 on 198.18.0.3:%s", door.Ports, tc.port)
+			}
 			files := map[string]string{}
-			for _, f := range www.Files {
+			for _, f := range door.Files {
 				files[f.Path] = f.Content
 			}
-			page, list := files["/var/www/index.html"], files["/var/www/students.txt"]
+			routes, page := files["/etc/nginx/conf.d/rensei.conf"], files["/srv/www/index.html"]
+			if strings.Contains(routes+page, "${rensei:") || strings.Contains(routes+page, "secret") {
+				t.Errorf("front door files keep a reference or name a secret:\n%s\n%s", routes, page)
+			}
+			addrs := map[string]bool{}
 			for _, s := range students {
-				for _, want := range []string{"<td>" + s.ID + "</td>", "<td>" + s.Name + "</td>", "<td>ws-" + s.ID + "</td>"} {
-					if !strings.Contains(page, want) {
-						t.Errorf("front door page lacks %q", want)
-					}
-				}
-				if !strings.Contains(list, s.ID+"\tws-"+s.ID+"\t"+s.Name+"\n") {
-					t.Errorf("students.txt lacks %s", s.ID)
-				}
-				ws, host := container(want, tc.env+"_ws_"+s.ID)
+				nb, host := container(want, tc.env+"_nb_"+s.ID)
 				switch {
-				case ws == nil:
-					t.Errorf("no workstation for %s", s.ID)
+				case nb == nil:
+					t.Errorf("no notebook server for %s", s.ID)
 					continue
 				case host != "site-a/docker" && host != "site-b/docker":
-					t.Errorf("workstation of %s on %s", s.ID, host)
-				case ws.NanoCPUs != 250_000_000 || ws.Memory != 64<<20:
-					t.Errorf("workstation of %s: cpus %d, memory %d", s.ID, ws.NanoCPUs, ws.Memory)
+					t.Errorf("notebook of %s on %s", s.ID, host)
+				case nb.NanoCPUs != 100_000_000 || nb.Memory != 256<<20 || nb.Image != "rensei/notebook:latest":
+					t.Errorf("notebook of %s: cpus %d, memory %d, image %s", s.ID, nb.NanoCPUs, nb.Memory, nb.Image)
+				}
+				ip := ""
+				for _, n := range nb.Networks {
+					if n.Network == tc.env+"_course" {
+						ip = n.IPv4
+					}
+				}
+				if ip == "" || addrs[ip] {
+					t.Errorf("notebook of %s: static address %q (empty or shared)", s.ID, ip)
+				}
+				addrs[ip] = true
+				if route := "\t" + s.ID + " " + ip + ";\n"; !strings.Contains(routes, route) {
+					t.Errorf("front door routes lack %q", route)
+				}
+				env := strings.Join(nb.Env, "\n")
+				for _, w := range []string{"NOTEBOOK_BASE_URL=/user/" + s.ID + "/", "NOTEBOOK_TOKEN=${rensei:secret:notebook:" + tc.env + "/" + s.ID + "}"} {
+					if !strings.Contains(env, w) {
+						t.Errorf("notebook of %s: env lacks %q", s.ID, w)
+					}
 				}
 				mounts := map[string]bool{}
-				for _, m := range ws.Mounts {
+				for _, m := range nb.Mounts {
 					mounts[m.Volume+":"+m.Target+":"+strconv.FormatBool(m.ReadOnly)] = true
 				}
-				for _, m := range []string{tc.env + "_ws_" + s.ID + "_home:/home/student:false", tc.env + "_dataset:/dataset:true"} {
+				for _, m := range []string{tc.env + "_nb_" + s.ID + "_home:/home/student:false", tc.env + "_dataset:/home/student/dataset:true"} {
 					if !mounts[m] {
-						t.Errorf("workstation of %s lacks mount %s (has %v)", s.ID, m, ws.Mounts)
+						t.Errorf("notebook of %s lacks mount %s (has %v)", s.ID, m, nb.Mounts)
 					}
 				}
 			}
-			if got := strings.Count(page, "<tr><td>"); got != len(students) {
-				t.Errorf("front door page has %d student rows, want %d", got, len(students))
+			if got := len(regexp.MustCompile(`(?m)^\t[a-z0-9-]+ [0-9.]+;$`).FindAllString(routes, -1)); got != len(students) {
+				t.Errorf("front door has %d routes, want %d", got, len(students))
 			}
-			// Each site with workstations has the dataset seeded.
+			rows := 0
+			for _, a := range want.Access {
+				if a.Env == tc.env {
+					rows++
+					if wantURL := "http://198.18.0.3:" + tc.port + "/user/" + a.Instance + "/"; a.URL != wantURL {
+						t.Errorf("access %s: %s, want %s", a.Instance, a.URL, wantURL)
+					}
+				}
+			}
+			if rows != len(students) {
+				t.Errorf("%d access rows, want %d", rows, len(students))
+			}
+			// Each site with notebooks has the dataset seeded.
 			for _, site := range []string{"site-a", "site-b"} {
 				if c, _ := container(want, tc.env+"_dataset-"+site+"_0"); c == nil {
 					t.Errorf("no dataset seeder at %s", site)
 				}
 			}
 		})
+	}
+}
+
+// TestLabCourseShort: a whole 40-student course over three sites is at
+// most 20 lines of Jsonnet with the template.
+func TestLabCourseShort(t *testing.T) {
+	fsys := exampleFS(t, "lab-course")
+	lines := strings.Count(strings.TrimRight(string(fsys["environments/cs101/2027-fall.jsonnet"].Data), "\n"), "\n") + 1
+	if n := len(roster(t, fallJSON)); n != 40 || lines > 20 {
+		t.Errorf("2027-fall.jsonnet: %d lines for %d students; want at most 20 for 40", lines, n)
 	}
 }
 
@@ -208,7 +253,7 @@ r.site('site-d', [r.host('docker', docker='unix:///run/rensei-lab/site-d/docker.
 `)}
 	edit(t, fsys, "environments/cs101/course.libsonnet", "sites=['site-a', 'site-b']", "sites=['site-d']")
 	msg := desireErr(t, fsys, inSpring)
-	for _, want := range []string{springFile, `environment "cs101-2027-spring": group "ws"`, "exceed the declared capacity of site-d/docker"} {
+	for _, want := range []string{springFile, `environment "cs101-2027-spring": group "nb"`, "exceed the declared capacity of site-d/docker"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
@@ -216,9 +261,9 @@ r.site('site-d', [r.host('docker', docker='unix:///run/rensei-lab/site-d/docker.
 }
 
 // TestLabCourseRosterChange: against a converged world, dropping a student
-// deletes exactly that student's workstation and keeps its home volume;
-// adding one creates exactly a home volume and a workstation. The front
-// door's page lists the students, so it is re-rendered and the front door
+// deletes exactly that student's notebook server and keeps its home
+// volume; adding one creates exactly a home volume and a server. The front
+// door routes every student, so its routes are re-rendered and its
 // container replaced ("files changed"): that step is expected, and the
 // only other one.
 func TestLabCourseRosterChange(t *testing.T) {
@@ -227,7 +272,7 @@ func TestLabCourseRosterChange(t *testing.T) {
 	w := newWorld(want)
 	w.converge(t, want)
 
-	frontDoor := "replace container " + spring + "_www_0"
+	frontDoor := "replace container " + spring + "_door_0"
 	for _, tc := range []struct {
 		name     string
 		old, new string
@@ -237,8 +282,8 @@ func TestLabCourseRosterChange(t *testing.T) {
 			name: "drop s005",
 			old:  "s005,Emi Watanabe\n", new: "",
 			want: []string{
-				"delete container " + spring + "_ws_s005",
-				"keep volume " + spring + "_ws_s005_home",
+				"delete container " + spring + "_nb_s005",
+				"keep volume " + spring + "_nb_s005_home",
 				frontDoor,
 			},
 		},
@@ -246,8 +291,8 @@ func TestLabCourseRosterChange(t *testing.T) {
 			name: "add s009",
 			old:  "s008,Hana Nakamura\n", new: "s008,Hana Nakamura\ns009,Iori Kimura\n",
 			want: []string{
-				"create container " + spring + "_ws_s009",
-				"create volume " + spring + "_ws_s009_home",
+				"create container " + spring + "_nb_s009",
+				"create volume " + spring + "_nb_s009_home",
 				frontDoor,
 			},
 		},
@@ -255,14 +300,13 @@ func TestLabCourseRosterChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			changed := exampleFS(t, "lab-course")
 			edit(t, changed, springCSV, tc.old, tc.new)
-			_, next := desire(t, changed, inSpring)
-			p := w.plan(next)
+			p := w.plan(w.desire(t, changed, inSpring))
 			got := stepKeys(p)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("steps:\n%s\nwant:\n%s\nplan:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"), render(p))
 			}
 			for _, s := range p.Steps {
-				if s.Name == spring+"_www_0" && (s.Host != "site-c/docker" || s.Reason != "files changed") {
+				if s.Name == spring+"_door_0" && (s.Host != "site-c/docker" || s.Reason != "files changed") {
 					t.Errorf("front door step: %s", s)
 				}
 			}

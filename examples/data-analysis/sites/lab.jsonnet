@@ -4,8 +4,10 @@
 //
 // Site x (a, b, c) runs its own dockerd inside network namespace rs-lab-x,
 // serving unix:///run/rensei-lab/site-x/docker.sock, with underlay address
-// 198.18.0.n (the VXLAN endpoint) on the lab's WAN bridge. Overlays between
-// the sites need root: tunnels are made in each site's namespace.
+// 198.18.0.n (the VXLAN endpoint) on the lab's WAN bridge, where published
+// ports bind too (a front door is reached at 198.18.0.n:PORT from the WAN
+// side). Overlays between the sites need root: tunnels are made in each
+// site's namespace.
 local r = import 'rensei.libsonnet';
 
 local labSite(letter, n) =
@@ -15,6 +17,7 @@ local labSite(letter, n) =
       docker='unix:///run/rensei-lab/site-' + letter + '/docker.sock',
       underlay='198.18.0.' + n,
       netns='rs-lab-' + letter,
+      publish='198.18.0.' + n,
       capacity={ cpus: 4, memory: '8Gi', containers: 50 },
     ),
   ], labels={ kind: 'lab' });
