@@ -69,6 +69,68 @@ type Report struct {
 	// Warnings are faults that did not stop enforcement: a fetch of the
 	// config branch that failed, unreadable files on the status branch.
 	Warnings []string `json:"warnings,omitempty"`
+	// Links are the overlay links from this host to every other host of
+	// its overlay networks, as this host's probes found them, sorted by
+	// network and peer. A broken link is drift.
+	Links []Link `json:"links,omitempty"`
+}
+
+// Link is one overlay link as its host's probes found it: from the host's
+// bridge of Network, across the VXLAN, to Peer's bridge. Round-trip times
+// change every probe and are not kept here (see the daemon's metrics and
+// status page), so a link that stays the same makes no new commit.
+type Link struct {
+	Peer    string `json:"peer"`    // "site/host"
+	Network string `json:"network"` // "env/network"
+	// OK: a small echo crossed the link and came back.
+	OK bool `json:"ok"`
+	// MTUOK: an echo of the network's full MTU with don't-fragment came
+	// back too (no MTU black hole on the path).
+	MTUOK bool `json:"mtuOk"`
+	MTU   int  `json:"mtu"` // the size probed: the network's MTU
+	// Since is when the link was first seen in this state. Like
+	// Report.Time it is left out of every comparison.
+	Since time.Time `json:"since"`
+	// Error says what failed, in stable words.
+	Error string `json:"error,omitempty"`
+	// Repaired: the pass found the link broken in the host's own state (a
+	// tunnel or an FDB entry missing or wrong) and repaired it.
+	Repaired string `json:"repaired,omitempty"`
+}
+
+// Healthy reports whether both probes of the link passed.
+func (l Link) Healthy() bool { return l.OK && l.MTUOK }
+
+// State is one word for the link: ok, mtu (a full-size packet is lost:
+// an MTU black hole) or down.
+func (l Link) State() string {
+	switch {
+	case !l.OK:
+		return "down"
+	case !l.MTUOK:
+		return "mtu"
+	}
+	return "ok"
+}
+
+// BrokenLinks returns the links that are not healthy.
+func (r Report) BrokenLinks() []Link {
+	var out []Link
+	for _, l := range r.Links {
+		if !l.Healthy() {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (r Report) linksQuiet() bool {
+	for _, l := range r.Links {
+		if !l.Healthy() || l.Repaired != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Key is "site/host", the key of hosts everywhere else.
@@ -132,15 +194,28 @@ func sortItems(items []Item) {
 }
 
 // Clean reports whether the host is converged with nothing to say: no
-// drift, no failure, no error, no refused revision.
+// drift, no failure, no error, no refused revision, every link healthy
+// and none repaired.
 func (r Report) Clean() bool {
-	return r.Converged && len(r.Drift) == 0 && len(r.Failed) == 0 && r.Error == "" && r.Refused == nil && len(r.Warnings) == 0
+	return r.Converged && len(r.Drift) == 0 && len(r.Failed) == 0 && r.Error == "" && r.Refused == nil && len(r.Warnings) == 0 &&
+		r.linksQuiet()
 }
 
-// Same reports whether r and o have the same content, time aside.
+// Same reports whether r and o have the same content, times aside (the
+// report's and its links' Since).
 func (r Report) Same(o Report) bool {
-	r.Time, o.Time = time.Time{}, time.Time{}
-	return bytes.Equal(r.JSON(), o.JSON())
+	return bytes.Equal(r.timeless().JSON(), o.timeless().JSON())
+}
+
+func (r Report) timeless() Report {
+	r.Time = time.Time{}
+	if len(r.Links) > 0 {
+		r.Links = slices.Clone(r.Links)
+		for i := range r.Links {
+			r.Links[i].Since = time.Time{}
+		}
+	}
+	return r
 }
 
 // Supersedes reports whether r should replace prev on the status branch.
@@ -155,10 +230,16 @@ func (r Report) Supersedes(prev *Report) bool {
 		return false
 	}
 	if r.Clean() && prev.Commit == r.Commit && prev.Converged && len(prev.Failed) == 0 &&
-		prev.Error == "" && prev.Refused == nil && len(prev.Warnings) == 0 {
+		prev.Error == "" && prev.Refused == nil && len(prev.Warnings) == 0 && len(prev.BrokenLinks()) == 0 && sameLinks(r.Links, prev.Links) {
 		return false
 	}
 	return true
+}
+
+// sameLinks reports whether a and b are the same links (peer and
+// network), whatever their state.
+func sameLinks(a, b []Link) bool {
+	return slices.EqualFunc(a, b, func(x, y Link) bool { return x.Peer == y.Peer && x.Network == y.Network && x.MTU == y.MTU })
 }
 
 // JSON encodes the report, indented, with a final newline.
@@ -176,8 +257,9 @@ func (r Report) JSON() []byte {
 	return append(b, '\n')
 }
 
-// State is one word for the report: converged, drifted, refused, held,
-// failed or unreachable.
+// State is one word for the report: converged, drifted (objects not in
+// their desired state, or a broken overlay link), refused, held, failed
+// or unreachable.
 func (r Report) State() string {
 	switch {
 	case r.Error != "" && r.Refused == nil:
@@ -188,7 +270,7 @@ func (r Report) State() string {
 		return "held"
 	case r.Refused != nil:
 		return "refused"
-	case !r.Converged:
+	case !r.Converged, len(r.BrokenLinks()) > 0:
 		return "drifted"
 	}
 	return "converged"
@@ -228,6 +310,19 @@ func (r Report) Text() string {
 	section("drift", r.Drift)
 	section("applied", r.Applied)
 	section("failed", r.Failed)
+	if len(r.Links) > 0 {
+		b.WriteString("links:\n")
+		for _, l := range r.Links {
+			fmt.Fprintf(&b, "  %s %s (%s)", l.State(), l.Peer, l.Network)
+			if l.Error != "" {
+				fmt.Fprintf(&b, ": %s", l.Error)
+			}
+			if l.Repaired != "" {
+				fmt.Fprintf(&b, "; repaired: %s", l.Repaired)
+			}
+			b.WriteByte('\n')
+		}
+	}
 	return b.String()
 }
 
@@ -252,6 +347,9 @@ func (r Report) Summary() string {
 	}
 	if len(r.Failed) > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", len(r.Failed)))
+	}
+	if n := len(r.BrokenLinks()); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d link(s) broken", n))
 	}
 	if r.Converged {
 		parts = append(parts, "converged")
