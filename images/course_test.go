@@ -2,8 +2,6 @@ package images
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"golang.org/x/net/websocket"
+
+	"github.com/rensei-dev/rensei/test/jupyter"
 )
 
 // The tests in this file run a course (front door and notebook servers) as
@@ -101,8 +101,8 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		publish: []string{"80/tcp"},
 	})
 	door := s.hostURL(fd, "80/tcp")
-	eventually(t, 20*time.Second, "front door /healthz", func() error { return wantStatus(200)(call("GET", door+"/healthz", "", nil)) })
-	if err := wantStatus(502)(call("GET", door+"/user/alice/api/status", tokens["alice"], nil)); err != nil {
+	eventually(t, 20*time.Second, "front door /healthz", func() error { return jupyter.WantStatus(200)(jupyter.Call("GET", door+"/healthz", "", nil)) })
+	if err := jupyter.WantStatus(502)(jupyter.Call("GET", door+"/user/alice/api/status", tokens["alice"], nil)); err != nil {
 		t.Errorf("alice before her server exists: %v", err)
 	}
 
@@ -113,7 +113,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 	}
 	for _, u := range []string{"alice", "bob"} {
 		eventually(t, 60*time.Second, u+"'s notebook through the front door", func() error {
-			return wantStatus(200)(call("GET", door+"/user/"+u+"/api/status", tokens[u], nil))
+			return jupyter.WantStatus(200)(jupyter.Call("GET", door+"/user/"+u+"/api/status", tokens[u], nil))
 		})
 	}
 	t.Logf("two notebook servers answer through the front door %s after their start", time.Since(start).Round(10*time.Millisecond))
@@ -138,7 +138,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 			{"the front door's own page", door + "/", "", 200},
 			{"no trailing slash", alice, "", 302},
 		} {
-			code, body, h, err := call("GET", c.url, c.token, nil)
+			code, body, h, err := jupyter.Call("GET", c.url, c.token, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,12 +155,12 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 	})
 
 	t.Run("kernel", func(t *testing.T) {
-		out, err := runCode(door, "alice", tokens["alice"], "import os\nprint('uid', os.getuid())\n1+1")
+		out, err := jupyter.RunCode(door, "alice", tokens["alice"], "import os\nprint('uid', os.getuid())\n1+1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.result != "2" || out.stdout != "uid 1000\n" {
-			t.Errorf("1+1: result %q stdout %q, want \"2\" and \"uid 1000\\n\"", out.result, out.stdout)
+		if out.Result != "2" || out.Stdout != "uid 1000\n" {
+			t.Errorf("1+1: result %q stdout %q, want \"2\" and \"uid 1000\\n\"", out.Result, out.Stdout)
 		}
 	})
 
@@ -197,13 +197,13 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		for _, c := range jar.Cookies(u) {
 			cookies = append(cookies, c.Name+"="+c.Value)
 		}
-		code, body, _, err := call("POST", door+"/user/alice/api/kernels", tokens["alice"], map[string]string{"name": "python3"})
-		if err := wantStatus(201)(code, body, nil, err); err != nil {
+		code, body, _, err := jupyter.Call("POST", door+"/user/alice/api/kernels", tokens["alice"], map[string]string{"name": "python3"})
+		if err := jupyter.WantStatus(201)(code, body, nil, err); err != nil {
 			t.Fatal(err)
 		}
 		var k struct{ ID string }
 		_ = json.Unmarshal(body, &k)
-		defer call("DELETE", door+"/user/alice/api/kernels/"+k.ID, tokens["alice"], nil)
+		defer jupyter.Call("DELETE", door+"/user/alice/api/kernels/"+k.ID, tokens["alice"], nil)
 		for _, c := range []struct {
 			origin string
 			ok     bool
@@ -216,8 +216,8 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 			// A new session ID each time: notebook 6.4 keeps a refused
 			// websocket's session registered, and a later connection
 			// with the same session ID waits for it forever.
-			path := "/user/alice/api/kernels/" + k.ID + "/channels?session_id=" + newID()
-			ws, err := dialWS(door, path, "", c.origin, "Cookie", strings.Join(cookies, "; "))
+			path := "/user/alice/api/kernels/" + k.ID + "/channels?session_id=" + jupyter.NewID()
+			ws, err := jupyter.DialWS(door, path, "", c.origin, "Cookie", strings.Join(cookies, "; "))
 			if c.ok && err != nil {
 				t.Errorf("cookie, Origin %s: %v", c.origin, err)
 			}
@@ -232,7 +232,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 	})
 
 	t.Run("terminal", func(t *testing.T) {
-		got, err := runTerminal(door, "alice", tokens["alice"], "echo rensei-$((6*7)) uid=$(id -u) home=$HOME", "rensei-42 uid=1000 home=/home/student")
+		got, err := jupyter.RunTerminal(door, "alice", tokens["alice"], "echo rensei-$((6*7)) uid=$(id -u) home=$HOME", "rensei-42 uid=1000 home=/home/student")
 		if err != nil {
 			t.Fatalf("%v\noutput: %q", err, got)
 		}
@@ -241,15 +241,15 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 	t.Run("home survives the container", func(t *testing.T) {
 		content := "written by alice at " + time.Now().Format(time.RFC3339Nano) + "\n"
 		file := door + "/user/alice/api/contents/persist.txt"
-		if err := wantStatus(201)(call("PUT", file, tokens["alice"], map[string]string{"type": "file", "format": "text", "content": content})); err != nil {
+		if err := jupyter.WantStatus(201)(jupyter.Call("PUT", file, tokens["alice"], map[string]string{"type": "file", "format": "text", "content": content})); err != nil {
 			t.Fatal(err)
 		}
 		s.remove(nb["alice"])
 		nb["alice"] = s.run(notebookBox("alice", tokens["alice"]))
 		var got struct{ Content string }
 		eventually(t, 60*time.Second, "alice's file after a new container", func() error {
-			code, body, _, err := call("GET", file+"?type=file&format=text&content=1", tokens["alice"], nil)
-			if err := wantStatus(200)(code, body, nil, err); err != nil {
+			code, body, _, err := jupyter.Call("GET", file+"?type=file&format=text&content=1", tokens["alice"], nil)
+			if err := jupyter.WantStatus(200)(code, body, nil, err); err != nil {
 				return err
 			}
 			return json.Unmarshal(body, &got)
@@ -257,7 +257,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		if got.Content != content {
 			t.Errorf("after replacing the container: %q, want %q", got.Content, content)
 		}
-		if code, _, _, _ := call("GET", door+"/user/bob/api/contents/persist.txt", tokens["bob"], nil); code != 404 {
+		if code, _, _, _ := jupyter.Call("GET", door+"/user/bob/api/contents/persist.txt", tokens["bob"], nil); code != 404 {
 			t.Errorf("bob sees alice's file: HTTP %d", code)
 		}
 	})
@@ -281,161 +281,6 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		}
 		t.Logf("idle notebook server (bob): %s", mem)
 	})
-}
-
-// dialWS opens a websocket to path through the front door with an Origin
-// header, the token (if any) in the Authorization header, and more headers
-// as name, value pairs. The handshake of a kernel's channels waits until the
-// kernel answers, which takes seconds on a loaded machine.
-func dialWS(door, path, token, origin string, header ...string) (*websocket.Conn, error) {
-	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(door, "http")+path, origin)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Header = http.Header{}
-	if token != "" {
-		cfg.Header.Set("Authorization", "token "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		cfg.Header.Set(header[i], header[i+1])
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	return cfg.DialContext(ctx)
-}
-
-type execution struct {
-	result string // text/plain of the execute_result
-	stdout string
-}
-
-// runCode starts a kernel in user's notebook server through the front door,
-// runs code over the kernel's websocket (Jupyter messaging protocol 5.3,
-// JSON over the channels websocket) and shuts the kernel down.
-func runCode(door, user, token, code string) (execution, error) {
-	var out execution
-	api := door + "/user/" + user + "/api/kernels"
-	st, body, _, err := call("POST", api, token, map[string]string{"name": "python3"})
-	if err := wantStatus(201)(st, body, nil, err); err != nil {
-		return out, fmt.Errorf("start kernel: %w", err)
-	}
-	var k struct{ ID string }
-	if err := json.Unmarshal(body, &k); err != nil || k.ID == "" {
-		return out, fmt.Errorf("start kernel: %q: %v", body, err)
-	}
-	defer call("DELETE", api+"/"+k.ID, token, nil)
-
-	session := newID()
-	ws, err := dialWS(door, "/user/"+user+"/api/kernels/"+k.ID+"/channels?session_id="+session, token, door)
-	if err != nil {
-		return out, fmt.Errorf("kernel websocket: %w", err)
-	}
-	defer ws.Close()
-	msgID := newID()
-	req := map[string]any{
-		"header": map[string]any{
-			"msg_id": msgID, "session": session, "username": user, "msg_type": "execute_request",
-			"version": "5.3", "date": time.Now().UTC().Format(time.RFC3339Nano),
-		},
-		"parent_header": map[string]any{},
-		"metadata":      map[string]any{},
-		"channel":       "shell",
-		"buffers":       []any{},
-		"content": map[string]any{
-			"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{},
-			"allow_stdin": false, "stop_on_error": true,
-		},
-	}
-	if err := websocket.JSON.Send(ws, req); err != nil {
-		return out, fmt.Errorf("send execute_request: %w", err)
-	}
-	_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
-	var gotReply, gotIdle bool
-	for !(gotReply && gotIdle) {
-		var m struct {
-			Channel string
-			Header  struct {
-				MsgType string `json:"msg_type"`
-			}
-			ParentHeader struct {
-				MsgID string `json:"msg_id"`
-			} `json:"parent_header"`
-			Content struct {
-				Status         string
-				ExecutionState string `json:"execution_state"`
-				Name, Text     string
-				Data           map[string]any
-				Ename, Evalue  string
-			}
-		}
-		if err := websocket.JSON.Receive(ws, &m); err != nil {
-			return out, fmt.Errorf("receive: %w", err)
-		}
-		if m.ParentHeader.MsgID != msgID {
-			continue
-		}
-		switch m.Header.MsgType {
-		case "execute_result":
-			out.result, _ = m.Content.Data["text/plain"].(string)
-		case "stream":
-			if m.Content.Name == "stdout" {
-				out.stdout += m.Content.Text
-			}
-		case "error":
-			return out, fmt.Errorf("kernel: %s: %s", m.Content.Ename, m.Content.Evalue)
-		case "execute_reply":
-			if m.Content.Status != "ok" {
-				return out, fmt.Errorf("execute_reply status %q", m.Content.Status)
-			}
-			gotReply = true
-		case "status":
-			gotIdle = gotIdle || m.Content.ExecutionState == "idle"
-		}
-	}
-	return out, nil
-}
-
-// runTerminal opens a terminal in user's notebook server through the front
-// door, types cmd into it over the terminal websocket and waits for want in
-// the output, then deletes the terminal. It returns the output.
-func runTerminal(door, user, token, cmd, want string) (string, error) {
-	api := door + "/user/" + user + "/api/terminals"
-	st, body, _, err := call("POST", api, token, nil)
-	if err := wantStatus(200)(st, body, nil, err); err != nil {
-		return "", fmt.Errorf("new terminal: %w", err)
-	}
-	var term struct{ Name string }
-	if err := json.Unmarshal(body, &term); err != nil || term.Name == "" {
-		return "", fmt.Errorf("new terminal: %q: %v", body, err)
-	}
-	defer call("DELETE", api+"/"+term.Name, token, nil)
-	ws, err := dialWS(door, "/user/"+user+"/terminals/websocket/"+term.Name, token, door)
-	if err != nil {
-		return "", fmt.Errorf("terminal websocket: %w", err)
-	}
-	defer ws.Close()
-	if err := websocket.JSON.Send(ws, []string{"stdin", cmd + "\r"}); err != nil {
-		return "", err
-	}
-	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var output strings.Builder
-	for !strings.Contains(output.String(), want) {
-		var m []json.RawMessage
-		if err := websocket.JSON.Receive(ws, &m); err != nil {
-			return output.String(), fmt.Errorf("receive: %w", err)
-		}
-		var kind, text string
-		if len(m) == 2 && json.Unmarshal(m[0], &kind) == nil && kind == "stdout" && json.Unmarshal(m[1], &text) == nil {
-			output.WriteString(text)
-		}
-	}
-	return output.String(), nil
-}
-
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // memory reports a container's memory as docker stats does (usage less

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/rensei-dev/rensei/test/jupyter"
 )
 
 // lbConf is what Rensei would place into rensei/lb for a service of two web
@@ -58,8 +60,8 @@ backend web
 
 // serverStates reads the stats page's CSV: server name → status and last check.
 func serverStates(stats string) (map[string]string, error) {
-	code, body, _, err := call("GET", stats+"/stats;csv", "", nil)
-	if err := wantStatus(200)(code, body, nil, err); err != nil {
+	code, body, _, err := jupyter.Call("GET", stats+"/stats;csv", "", nil)
+	if err := jupyter.WantStatus(200)(code, body, nil, err); err != nil {
 		return nil, err
 	}
 	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "# ")))
@@ -107,7 +109,7 @@ func fetch(t *testing.T, u string, n int) (map[string]int, time.Duration) {
 	var slowest time.Duration
 	for i := 0; i < n; i++ {
 		start := time.Now()
-		code, body, _, err := call("GET", u, "", nil)
+		code, body, _, err := jupyter.Call("GET", u, "", nil)
 		if d := time.Since(start); d > slowest {
 			slowest = d
 		}
@@ -128,7 +130,7 @@ func TestLoadBalancer(t *testing.T) {
 		publish: []string{"80/tcp", "8404/tcp"}})
 	front, stats := s.hostURL(lb, "80/tcp"), s.hostURL(lb, "8404/tcp")
 	eventually(t, 20*time.Second, "haproxy stats", func() error { _, err := serverStates(stats); return err })
-	if code, _, _, _ := call("GET", front+"/", "", nil); code != 503 {
+	if code, _, _, _ := jupyter.Call("GET", front+"/", "", nil); code != 503 {
 		t.Errorf("no backend up: HTTP %d, want 503", code)
 	}
 
@@ -195,8 +197,8 @@ func TestLoadBalancer(t *testing.T) {
 	lb2 := s.run(box{name: "lb-default", image: "rensei/lb:latest", publish: []string{"80/tcp"}})
 	front2 := s.hostURL(lb2, "80/tcp")
 	eventually(t, 60*time.Second, "default configuration serves both", func() error {
-		code, body, _, err := call("GET", front2+"/", "", nil)
-		if err := wantStatus(200)(code, body, nil, err); err != nil {
+		code, body, _, err := jupyter.Call("GET", front2+"/", "", nil)
+		if err := jupyter.WantStatus(200)(code, body, nil, err); err != nil {
 			return err
 		}
 		seen, _ := fetch(t, front2+"/", 10)

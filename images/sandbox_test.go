@@ -6,10 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -169,33 +166,6 @@ func (s *sandbox) logs(id string) string {
 	return string(b)
 }
 
-// call does one HTTP request; token, when set, goes into the Authorization header.
-func call(method, u, token string, body any) (int, []byte, http.Header, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, u, r)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "token "+token)
-	}
-	cl := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header, err
-}
-
 // eventually retries f every 200 ms until it returns nil or d passes.
 func eventually(t *testing.T, d time.Duration, what string, f func() error) {
 	t.Helper()
@@ -209,17 +179,5 @@ func eventually(t *testing.T, d time.Duration, what string, f func() error) {
 			t.Fatalf("%s: still failing after %s: %v", what, d, err)
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func wantStatus(want int) func(int, []byte, http.Header, error) error {
-	return func(code int, body []byte, _ http.Header, err error) error {
-		if err != nil {
-			return err
-		}
-		if code != want {
-			return fmt.Errorf("HTTP %d, want %d: %.200s", code, want, body)
-		}
-		return nil
 	}
 }
