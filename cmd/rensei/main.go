@@ -66,7 +66,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal)")
 	root.AddCommand(newValidate(g), newEval(g), newPlan(g), newApply(g), newLab(g), newVersion(g),
 		newVolumes(g), newHistory(g), newDaemon(g), newStatus(g), newHosts(g), newEvaluateChild(g), newApprove(g),
-		newFmt(g), newLint(g))
+		newFmt(g), newLint(g), newPs(g), newExec(g), newLogs(g), newEnv(g))
 	for _, c := range hiddenCommands {
 		root.AddCommand(c(g))
 	}

@@ -14,7 +14,11 @@ import (
 
 // CompareRevisions loads the revisions base and head of repo (branches,
 // tags, commits), places both at t and compares them: what a pull request
-// changes, without contacting any host. Configuration problems of either
+// changes, without contacting any host. An environment scheduled at t
+// (its window opens later) is also compared at its opening, and what
+// changes there is a field of its entry (see NoteUpcoming): a pull request
+// adding a student to next term's course is not "no differences".
+// Configuration problems of either
 // revision are part of the comment (Comment.Err reports them), not an
 // error; a revision that does not exist is an error naming it.
 func CompareRevisions(ctx context.Context, repo *gitrepo.Repo, base, head string, load schema.Options, scope string, t time.Time) (compare.Comment, error) {
@@ -33,12 +37,16 @@ func CompareRevisions(ctx context.Context, repo *gitrepo.Repo, base, head string
 		return compare.NewComment(b.rev, h.rev, nil, "base", b.problems), nil
 	}
 	d := compare.Compare(b.want, h.want)
+	// Environments whose window opens later compare as equal at t; what
+	// head changes in them shows at their opening.
+	NoteUpcoming(&d, UpcomingChanges(b.loaded, h.loaded, t))
 	return compare.NewComment(b.rev, h.rev, &d, "", nil), nil
 }
 
 // revisionSide is one evaluated revision: its desired state, or its problems.
 type revisionSide struct {
 	rev      compare.Revision
+	loaded   *Revision
 	want     *place.Desired
 	problems schema.Problems
 }
@@ -52,6 +60,7 @@ func side(ctx context.Context, repo *gitrepo.Repo, which, ref string, load schem
 	s := revisionSide{rev: compare.Revision{Ref: ref, Commit: rev.SHA()}}
 	loaded, err := Load(ctx, Source{Name: ref, FS: rev.FS, Commit: rev.SHA()}, InProcess{}, load, scope)
 	if err == nil {
+		s.loaded = loaded
 		s.want, err = loaded.At(t)
 	}
 	var ps schema.Problems

@@ -103,6 +103,10 @@ type Commit struct {
 	// last valid one before it), placed at the commit's time; restricted to
 	// Options.Env when set. Nil when the commit itself has problems.
 	Diff *compare.Diff `json:"diff,omitempty"`
+	// Upcoming is what it changes in environments whose window had not
+	// opened at its time, at their opening; each is also a field of the
+	// environment's entry in Diff.
+	Upcoming []engine.Upcoming `json:"upcoming,omitempty"`
 	// Problems: the commit's configuration is invalid; the daemon applies
 	// nothing until a later commit fixes it.
 	Problems schema.Problems `json:"problems,omitempty"`
@@ -174,6 +178,7 @@ func Build(repo *gitrepo.Repo, opts Options) (*Timeline, error) {
 		if opts.Env != "" && e.Diff != nil {
 			d := e.Diff.ForEnv(opts.Env)
 			e.Diff = &d
+			e.Upcoming = slices.DeleteFunc(e.Upcoming, func(u engine.Upcoming) bool { return u.Env != opts.Env })
 		}
 		if e.Diff != nil && e.Diff.Empty() {
 			continue
@@ -282,9 +287,17 @@ func (ev *evaluator) place(e *evaluation, commit string, at time.Time) (*place.D
 	if e.err != nil {
 		return nil, e.err
 	}
+	return revision(e, commit).At(at)
+}
+
+// revision is an evaluation's revision as commit (nil when it has problems).
+func revision(e *evaluation, commit string) *engine.Revision {
+	if e.err != nil {
+		return nil
+	}
 	r := *e.rev
 	r.Source.Commit = commit
-	return r.At(at)
+	return &r
 }
 
 // valid returns the newest commit along first parents from hash (itself
@@ -343,6 +356,7 @@ func (ev *evaluator) describe(c gitrepo.Commit) (*Commit, error) {
 		return out, nil
 	}
 	var base *place.Desired
+	var baseRev *engine.Revision
 	if len(c.Parents) > 0 {
 		v, err := ev.valid(c.Parents[0])
 		if err != nil {
@@ -359,9 +373,15 @@ func (ev *evaluator) describe(c gitrepo.Commit) (*Commit, error) {
 			if err != nil {
 				return nil, fmt.Errorf("commit %s: place at %s: %w", gitrepo.Short(v.Hash), at.Format(time.RFC3339), err)
 			}
+			baseRev = revision(pe, v.Hash)
 		}
 	}
 	d := compare.Compare(base, head)
+	// A change to an environment whose window opens later is no change
+	// at the commit's time; it shows at the opening, and the commit is
+	// listed for it.
+	out.Upcoming = engine.UpcomingChanges(baseRev, revision(e, out.Hash), at)
+	engine.NoteUpcoming(&d, out.Upcoming)
 	out.Diff = &d
 	out.Envs = d.EnvNames()
 	return out, nil
