@@ -12,6 +12,7 @@ package drivers
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 )
 
@@ -53,6 +54,20 @@ const (
 	// prunes only objects of its own scope. Absent means the default scope.
 	LabelScope = "io.rensei.scope"
 )
+
+// Images reads and moves the images containers need on one host. Images
+// are shared by everyone on an engine: Rensei adds them, never removes one.
+type Images interface {
+	// ID returns the image ID a reference (a tag) names on the host, or an
+	// error wrapping ErrNotFound.
+	ID(ctx context.Context, ref string) (string, error)
+	// Pull fetches ref from its registry; an error wraps ErrImageMissing.
+	Pull(ctx context.Context, ref string) error
+	// Save streams the image ref as an archive (docker save).
+	Save(ctx context.Context, ref string) (io.ReadCloser, error)
+	// Load adds the images of an archive (docker load).
+	Load(ctx context.Context, archive io.Reader) error
+}
 
 // AliasPrefix starts the alias of every Linux interface Rensei owns.
 const AliasPrefix = "rensei:"
@@ -176,6 +191,10 @@ type Host struct {
 	Networks   Networks
 	Volumes    Volumes
 	Tunnels    Tunnels
+	// Images, when not nil, tells which images the host has and moves
+	// them between hosts (an air-gapped site gets an image from another
+	// host of the deployment).
+	Images Images
 	// Probe checks reachability; nil means always reachable.
 	Probe func(ctx context.Context) HostStatus
 	// Events, when not nil, subscribes to changes of owned objects on the

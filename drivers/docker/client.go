@@ -104,6 +104,7 @@ func (d *Driver) Host() drivers.Host {
 		Containers: d.Containers(),
 		Networks:   d.Networks(),
 		Volumes:    d.Volumes(),
+		Images:     d.Images(),
 		Probe:      d.Probe,
 		Events:     d.Events,
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 
 	"github.com/rensei-dev/rensei/drivers"
 )
@@ -23,6 +24,9 @@ const pullTimeout = 30 * time.Second
 // drivers.ErrImageMissing and naming the image and the host.
 func (d *Driver) pull(ctx context.Context, name, ref string) error {
 	missing := func(err error) error {
+		if name == "" {
+			return fmt.Errorf("image %s on %s: %w: pull: %w", ref, d.host, drivers.ErrImageMissing, err)
+		}
 		return fmt.Errorf("container %s on %s: image %s: %w: pull: %w", name, d.host, ref, drivers.ErrImageMissing, err)
 	}
 	// Pulling an untagged name would otherwise fetch every tag.
@@ -77,4 +81,49 @@ func drainPull(r io.Reader) error {
 			return errors.New(m.Error)
 		}
 	}
+}
+
+// Images is the driver's view of the engine's images.
+type Images struct{ d *Driver }
+
+// Images returns the driver's view of the host's images.
+func (d *Driver) Images() Images { return Images{d: d} }
+
+// ID returns the image ID of ref on the engine.
+func (i Images) ID(ctx context.Context, ref string) (string, error) {
+	inspect, err := i.d.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", i.d.fail("image", ref, "inspect", err)
+	}
+	return inspect.ID, nil
+}
+
+// Pull fetches ref from its registry.
+func (i Images) Pull(ctx context.Context, ref string) error { return i.d.pull(ctx, "", ref) }
+
+// Save streams ref as a docker save archive (by tag, so a load tags it).
+func (i Images) Save(ctx context.Context, ref string) (io.ReadCloser, error) {
+	rc, err := i.d.cli.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return nil, i.d.fail("image", ref, "save", err)
+	}
+	return rc, nil
+}
+
+// Load adds the images of a docker save archive; an error reported inside
+// the engine's answer is returned.
+func (i Images) Load(ctx context.Context, archive io.Reader) error {
+	resp, err := i.d.cli.ImageLoad(ctx, archive, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return i.d.fail("image", "", "load", err)
+	}
+	defer resp.Body.Close()
+	if resp.JSON {
+		if err := drainPull(resp.Body); err != nil {
+			return i.d.fail("image", "", "load", err)
+		}
+		return nil
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }

@@ -80,6 +80,7 @@ func (h *Host) DriversFor(scope string) drivers.Host {
 		Networks:   networks{h, scope},
 		Volumes:    volumes{h, scope},
 		Tunnels:    tunnels{h, scope},
+		Images:     images{h},
 		Probe:      h.Probe,
 	}
 }

@@ -111,7 +111,7 @@ func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runHost(ctx, h, steps, opts, record)
+			runHost(ctx, h, steps, opts, record, hosts)
 		}()
 	}
 	wg.Wait()
@@ -121,7 +121,11 @@ func Apply(ctx context.Context, p plan.Plan, hosts map[string]drivers.Host, opts
 
 // runHost runs one host's steps phase by phase; within a phase at most
 // parallel steps run at once.
-func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, opts Options, record func(plan.Step, error)) {
+func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, opts Options, record func(plan.Step, error), hosts map[string]drivers.Host) {
+	// Images that could not be brought: the containers needing them fail
+	// with that reason instead of each trying again; the rest goes on.
+	var mu sync.Mutex
+	noImage := map[string]error{}
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Phase == steps[i].Phase {
@@ -139,16 +143,67 @@ func runHost(ctx context.Context, h drivers.Host, steps []plan.Step, opts Option
 				record(s, fmt.Errorf("not started: %w", ctx.Err()))
 				continue
 			}
+			if s.Kind == change.KindContainer && s.Container != nil {
+				mu.Lock()
+				err := noImage[s.Container.Image]
+				mu.Unlock()
+				if err != nil {
+					record(s, fmt.Errorf("not made: image %s is not on %s: %w", s.Container.Image, h.Name, err))
+					continue
+				}
+			}
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				record(s, run(ctx, h, s, opts.Prepare))
+				var err error
+				if s.Kind == change.KindImage {
+					err = bringImage(ctx, h, s.Image, hosts)
+					if err != nil {
+						mu.Lock()
+						noImage[s.Name] = err
+						mu.Unlock()
+					}
+				} else {
+					err = run(ctx, h, s, opts.Prepare)
+				}
+				record(s, err)
 			}()
 		}
 		wg.Wait()
 		i = j
 	}
+}
+
+// bringImage puts an image on h: copied from the host that has it (saved
+// there, loaded here, and checked by ID), or pulled from its registry.
+func bringImage(ctx context.Context, h drivers.Host, src *plan.ImageSource, hosts map[string]drivers.Host) error {
+	if h.Images == nil {
+		return fmt.Errorf("image %s: the driver of %s cannot add images", src.Ref, h.Name)
+	}
+	if src.From == "" {
+		return h.Images.Pull(ctx, src.Ref)
+	}
+	from, ok := hosts[src.From]
+	if !ok || from.Images == nil {
+		return fmt.Errorf("image %s: source host %s is not connected", src.Ref, src.From)
+	}
+	rc, err := from.Images.Save(ctx, src.Ref)
+	if err != nil {
+		return fmt.Errorf("image %s: copy from %s: %w", src.Ref, src.From, err)
+	}
+	defer rc.Close()
+	if err := h.Images.Load(ctx, rc); err != nil {
+		return fmt.Errorf("image %s: copy from %s: %w", src.Ref, src.From, err)
+	}
+	id, err := h.Images.ID(ctx, src.Ref)
+	if err != nil {
+		return fmt.Errorf("image %s: after the copy from %s: %w", src.Ref, src.From, err)
+	}
+	if id != src.ID {
+		return fmt.Errorf("image %s: copied from %s as %s, but %s has it as %s", src.Ref, src.From, src.ID, h.Name, id)
+	}
+	return nil
 }
 
 // bulkDeleteTunnels deletes a phase made only of tunnel deletions in one

@@ -36,6 +36,8 @@ const (
 	KindVolume      Kind = "volume"
 	KindTunnel      Kind = "tunnel"
 	KindContainer   Kind = "container"
+	// KindImage is an image a host lacks, copied from another host.
+	KindImage Kind = "image"
 )
 
 // Ref names the object a change is about. Host is "site/host" for objects

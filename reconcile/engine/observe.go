@@ -61,7 +61,83 @@ func observe(ctx context.Context, hosts map[string]drivers.Host, scope string, w
 		}()
 	}
 	wg.Wait()
+	if want != nil {
+		observeImages(ctx, hosts, out, want)
+	}
 	return out
+}
+
+// observeImages looks up the images of the containers a pass would make
+// on each host (those absent or changed: none on a pass with nothing to
+// do), and where one is missing, whether the other hosts have it: the plan
+// copies it from one of them (plan.HostState.Images).
+func observeImages(ctx context.Context, hosts map[string]drivers.Host, out plan.Observed, want *place.Desired) {
+	lookup := func(keys map[string][]string) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for key, refs := range keys {
+			wg.Go(func() {
+				for _, ref := range refs {
+					id, err := hosts[key].Images.ID(ctx, ref)
+					if err != nil && !errors.Is(err, drivers.ErrNotFound) {
+						continue // unknown: no step is planned on a guess
+					}
+					mu.Lock()
+					st := out[key]
+					if st.Images == nil {
+						st.Images = map[string]string{}
+					}
+					st.Images[ref] = id
+					out[key] = st
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	usable := func(key string) bool { return hosts[key].Images != nil && out[key].Err == nil }
+	pending := map[string][]string{}
+	for key := range hosts {
+		wh := want.Host(key)
+		if wh == nil || !usable(key) {
+			continue
+		}
+		have := map[string]string{}
+		for _, c := range out[key].Containers {
+			have[c.Name] = c.SpecHash()
+		}
+		seen := map[string]bool{}
+		for _, c := range wh.Containers {
+			if h, ok := have[c.Name]; (!ok || h != c.SpecHash()) && !seen[c.Image] {
+				seen[c.Image] = true
+				pending[key] = append(pending[key], c.Image)
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return
+	}
+	lookup(pending)
+	missing := map[string]bool{}
+	for key := range pending {
+		for ref, id := range out[key].Images {
+			if id == "" {
+				missing[ref] = true
+			}
+		}
+	}
+	others := map[string][]string{}
+	for key := range hosts {
+		if !usable(key) {
+			continue
+		}
+		for ref := range missing {
+			if _, looked := out[key].Images[ref]; !looked {
+				others[key] = append(others[key], ref)
+			}
+		}
+	}
+	lookup(others)
 }
 
 func observeHost(ctx context.Context, h drivers.Host) plan.HostState {

@@ -27,6 +27,9 @@ const (
 	PhaseNetworks
 	PhaseVolumes
 	PhaseTunnels
+	// PhaseImages brings images the host lacks, before the containers
+	// that need them.
+	PhaseImages
 	PhaseContainers
 	PhaseDeleteContainers
 	PhaseDeleteTunnels
@@ -47,6 +50,16 @@ type Step struct {
 	Network   *drivers.NetworkSpec   `json:"network,omitempty"`
 	Volume    *drivers.VolumeSpec    `json:"volume,omitempty"`
 	Tunnel    *drivers.TunnelSpec    `json:"tunnel,omitempty"`
+	Image     *ImageSource           `json:"image,omitempty"`
+}
+
+// ImageSource is where an image a host lacks comes from: another host of
+// the deployment that has it (From, with its ID, checked after the copy),
+// or its registry (From empty).
+type ImageSource struct {
+	Ref  string `json:"ref"`
+	ID   string `json:"id,omitempty"`
+	From string `json:"from,omitempty"`
 }
 
 // String renders the step as one line: "site/host: create container x: reason".
@@ -135,6 +148,10 @@ type HostState struct {
 	Networks   []drivers.Network   `json:"networks"`
 	Volumes    []drivers.Volume    `json:"volumes"`
 	Tunnels    []drivers.Tunnel    `json:"tunnels"`
+	// Images are the IDs of the images the pass looked up on the host
+	// (those of containers it would make, and those another host lacks):
+	// reference → ID, "" when the host does not have it.
+	Images map[string]string `json:"images,omitempty"`
 	// NoTunnels: the host's tunnels are not observed (no netlink access);
 	// tunnel steps are skipped rather than planned blind.
 	NoTunnels bool `json:"noTunnels,omitempty"`
@@ -151,6 +168,7 @@ type HostState struct {
 func Compute(want *place.Desired, have Observed) Plan {
 	p := Plan{Commit: want.Commit, Moves: want.Moves}
 	where := indexInstances(want)
+	holders := imageHolders(have)
 	for i := range want.Hosts {
 		h := &want.Hosts[i]
 		obs := have[h.Key]
@@ -158,7 +176,7 @@ func Compute(want *place.Desired, have Observed) Plan {
 			p.Unreachable = append(p.Unreachable, Unreachable{Host: h.Key, Error: obs.Err.Error()})
 			continue
 		}
-		hp := hostPlanner{want: want, where: where, host: h, have: obs, blocked: map[string]string{}}
+		hp := hostPlanner{want: want, where: where, host: h, have: obs, blocked: map[string]string{}, holders: holders}
 		p.Steps = append(p.Steps, hp.steps()...)
 	}
 	sort.SliceStable(p.Steps, func(i, j int) bool {
@@ -184,6 +202,8 @@ type hostPlanner struct {
 	// blocked holds the networks and volumes (by Docker name) that are
 	// someone else's, and why.
 	blocked map[string]string
+	// holders are the hosts that have each image looked up.
+	holders map[string][]ImageSource
 }
 
 // add records a step on the host being planned.
@@ -198,6 +218,7 @@ func (hp *hostPlanner) steps() []Step {
 	hp.volumes()
 	hp.tunnels(replaced)
 	hp.containers(replaced, cleared)
+	hp.images()
 	return hp.out
 }
 
