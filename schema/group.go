@@ -24,36 +24,35 @@ const MinCPUs = 0.01
 
 // group checks one group: names, image, instances, placement, resources,
 // attachments, volumes, files and ports, and what its tenant allows.
-func (v *validator) group(e *Environment, g *Group, t *Tenant, nets map[string]*Network, statics map[string]string) {
-	at := func(needles []string, format string, args ...any) {
-		v.r.at(e.Source, "environments."+e.Name+".groups."+g.Name, []string{e.Name, "groups", g.Name}, needles,
-			"environment %q: group %q: "+format, append([]any{e.Name, g.Name}, args...)...)
+func (v *validator) group(it item, e *Environment, g *Group, t *Tenant, nets map[string]*Network, statics map[string]string) {
+	at := func(p vpath, format string, args ...any) {
+		v.r.at(it, p, "environment %q: group %q: "+format, append([]any{e.Name, g.Name}, args...)...)
 	}
 	rule := func(r string) string { return policyRule(t, r) }
 	if msg := validName(g.Name, MaxObjectName); msg != "" {
-		at(nil, "%s", msg)
+		at(vpath{"name"}, "%s", msg)
 	}
 	switch {
 	case g.Image == "":
-		at([]string{"image"}, "image is empty")
+		at(vpath{"image"}, "image is empty")
 	default:
 		if _, err := reference.ParseNormalizedNamed(g.Image); err != nil {
-			at([]string{g.Image}, "image %q: %v", g.Image, err)
+			at(vpath{"image"}, "image %q: %v", g.Image, err)
 		} else if t != nil && !t.AllowsImage(g.Image) {
-			at([]string{g.Image}, "image %q is not allowed for tenant %q (%s: %s)", g.Image, t.Name, rule("images"), strings.Join(t.Images, ", "))
+			at(vpath{"image"}, "image %q is not allowed for tenant %q (%s: %s)", g.Image, t.Name, rule("images"), strings.Join(t.Images, ", "))
 		}
 	}
 	v.instances(e, g, t, at)
 	switch g.Restart {
 	case "", "no", "always", "unless-stopped", "on-failure":
 	default:
-		at([]string{g.Restart}, "restart %q: want no, always, unless-stopped or on-failure", g.Restart)
+		at(vpath{"restart"}, "restart %q: want no, always, unless-stopped or on-failure", g.Restart)
 	}
 	v.placement(g, at)
 	if t != nil {
-		for _, s := range g.Placement.Sites {
+		for i, s := range g.Placement.Sites {
 			if !t.AllowsSite(s) {
-				at([]string{s}, "site %q is not allowed for tenant %q (%s: %s)", s, t.Name, rule("sites"), strings.Join(t.Sites, ", "))
+				at(vpath{"placement", "sites", i}, "site %q is not allowed for tenant %q (%s: %s)", s, t.Name, rule("sites"), strings.Join(t.Sites, ", "))
 			}
 		}
 	}
@@ -61,27 +60,27 @@ func (v *validator) group(e *Environment, g *Group, t *Tenant, nets map[string]*
 	v.hostCPUs(g, at)
 	v.envVars(g, at)
 	attached := map[string]bool{}
-	for _, a := range g.Networks {
+	for ai, a := range g.Networks {
 		n := nets[a.Network]
 		switch {
 		case n == nil:
-			at([]string{a.Network}, "unknown network %q", a.Network)
+			at(vpath{"networks", ai, "network"}, "unknown network %q", a.Network)
 			continue
 		case attached[a.Network]:
-			at([]string{a.Network}, "network %q attached twice", a.Network)
+			at(vpath{"networks", ai, "network"}, "network %q attached twice", a.Network)
 		}
 		attached[a.Network] = true
 		if a.Address != "" {
-			v.static(e, g, n, a.Address, statics, at)
+			v.static(e, g, n, a.Address, statics, vpath{"networks", ai, "address"}, at)
 		}
-		for _, alias := range a.Aliases {
+		for li, alias := range a.Aliases {
 			if len(alias) > MaxHostnameLen || !hostnameRE.MatchString(alias) {
-				at([]string{alias}, "network %q: alias %q is not a hostname (lower-case letters, digits, dashes and dots)", a.Network, alias)
+				at(vpath{"networks", ai, "aliases", li}, "network %q: alias %q is not a hostname (lower-case letters, digits, dashes and dots)", a.Network, alias)
 				continue
 			}
 			key := a.Network + "/" + alias
 			if other, dup := v.aliases[key]; dup && other != g.Name {
-				at([]string{alias}, "network %q: alias %q also answers for group %q: two containers would answer the same hostname", a.Network, alias, other)
+				at(vpath{"networks", ai, "aliases", li}, "network %q: alias %q also answers for group %q: two containers would answer the same hostname", a.Network, alias, other)
 			}
 			v.aliases[key] = g.Name
 		}
@@ -92,7 +91,7 @@ func (v *validator) group(e *Environment, g *Group, t *Tenant, nets map[string]*
 			}
 			key := a.Network + "/" + host
 			if other, dup := v.aliases[key]; dup && other != g.Name {
-				at([]string{a.Network}, "network %q: hostname %q is also an alias of group %q: two containers would answer it", a.Network, host, other)
+				at(vpath{"networks", ai, "network"}, "network %q: hostname %q is also an alias of group %q: two containers would answer it", a.Network, host, other)
 			}
 			v.aliases[key] = g.Name
 		}
@@ -105,19 +104,23 @@ func (v *validator) group(e *Environment, g *Group, t *Tenant, nets map[string]*
 
 // secrets checks the secret references of variables and files: well
 // formed, and of secrets the tenant may use.
-func (v *validator) secrets(g *Group, t *Tenant, at func([]string, string, ...any)) {
-	texts := make([]string, 0, len(g.Env)+len(g.Files))
-	for _, k := range sortedKeys(g.Env) {
-		texts = append(texts, g.Env[k])
+func (v *validator) secrets(g *Group, t *Tenant, at at) {
+	type text struct {
+		p vpath
+		s string
 	}
-	for _, f := range g.Files {
-		texts = append(texts, f.Content)
+	texts := make([]text, 0, len(g.Env)+len(g.Files))
+	for _, k := range sortedKeys(g.Env) {
+		texts = append(texts, text{vpath{"env", k}, g.Env[k]})
+	}
+	for i, f := range g.Files {
+		texts = append(texts, text{vpath{"files", i, "content"}, f.Content})
 	}
 	seen := map[string]bool{}
-	for _, text := range texts {
-		names, bad := secretRefs(text)
+	for _, tx := range texts {
+		names, bad := secretRefs(tx.s)
 		for _, b := range bad {
-			at([]string{"${rensei:"}, "secret reference %q is malformed: want ${rensei:secret:NAME} or ${rensei:secret:NAME:CONTEXT} (use r.secret and r.derivedSecret)", b)
+			at(tx.p, "secret reference %q is malformed: want ${rensei:secret:NAME} or ${rensei:secret:NAME:CONTEXT} (use r.secret and r.derivedSecret)", b)
 		}
 		for _, n := range names {
 			if seen[n] {
@@ -125,7 +128,7 @@ func (v *validator) secrets(g *Group, t *Tenant, at func([]string, string, ...an
 			}
 			seen[n] = true
 			if t != nil && !t.AllowsSecret(n) {
-				at([]string{n}, "secret %q is not allowed for tenant %q (%s: %s)", n, t.Name, policyRule(t, "secrets"), strings.Join(t.Secrets, ", "))
+				at(tx.p, "secret %q is not allowed for tenant %q (%s: %s)", n, t.Name, policyRule(t, "secrets"), strings.Join(t.Secrets, ", "))
 			}
 		}
 	}
@@ -141,73 +144,84 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // instances checks replicas and members, and the names they make.
-func (v *validator) instances(e *Environment, g *Group, t *Tenant, at func([]string, string, ...any)) {
+func (v *validator) instances(e *Environment, g *Group, t *Tenant, at at) {
+	count := vpath{"replicas"}
+	if len(g.Members) > 0 {
+		count = vpath{"members"}
+	}
 	switch {
 	case g.Replicas < 0:
-		at([]string{"replicas"}, "replicas %d is negative", g.Replicas)
+		at(vpath{"replicas"}, "replicas %d is negative", g.Replicas)
 	case g.Replicas > MaxReplicas:
-		at([]string{"replicas"}, "replicas %d is more than %d", g.Replicas, MaxReplicas)
+		at(vpath{"replicas"}, "replicas %d is more than %d", g.Replicas, MaxReplicas)
 	case g.Replicas > 0 && len(g.Members) > 0:
-		at([]string{"replicas", "members"}, "replicas and members are mutually exclusive")
+		at(vpath{"members"}, "replicas and members are mutually exclusive")
 	case g.Replicas == 0 && len(g.Members) == 0:
-		at([]string{g.Name}, "has neither replicas nor members: it would have no instance (an empty roster?)")
+		// At the group: an empty members list is written somewhere, an
+		// absent one nowhere.
+		at(nil, "has neither replicas nor members: it would have no instance (an empty roster?)")
 	}
 	if t != nil && t.MaxReplicas > 0 && len(g.Instances()) > t.MaxReplicas {
-		at([]string{"replicas", "members"}, "%d instances are more than tenant %q allows per group (%s: %d)", len(g.Instances()), t.Name, policyRule(t, "maxReplicas"), t.MaxReplicas)
+		at(count, "%d instances are more than tenant %q allows per group (%s: %d)", len(g.Instances()), t.Name, policyRule(t, "maxReplicas"), t.MaxReplicas)
 	}
 	seen := map[string]bool{}
-	for _, m := range g.Members {
+	for i, m := range g.Members {
 		if msg := validName(m, MaxObjectName); msg != "" {
-			at([]string{m}, "member: %s", msg)
+			at(vpath{"members", i}, "member: %s", msg)
 		} else if seen[m] {
-			at([]string{m}, "member %q is listed twice", m)
+			at(vpath{"members", i}, "member %q is listed twice", m)
 		}
 		seen[m] = true
 	}
-	for _, inst := range g.Instances() {
+	for i, inst := range g.Instances() {
+		where := vpath{"replicas"}
+		if len(g.Members) > 0 {
+			where = vpath{"members", i}
+		}
 		if host := g.Name + "-" + inst; len(host) > MaxHostnameLen {
-			at([]string{inst}, "hostname %q is longer than %d bytes", host, MaxHostnameLen)
+			at(where, "hostname %q is longer than %d bytes", host, MaxHostnameLen)
 		}
 		if name := e.Name + "_" + g.Name + "_" + inst; len(name) > MaxDockerName {
-			at([]string{inst}, "container name %q is longer than %d bytes", name, MaxDockerName)
+			at(where, "container name %q is longer than %d bytes", name, MaxDockerName)
 		}
 	}
 }
 
 // resources checks the limits against what Docker accepts and what the
 // tenant requires and allows.
-func (v *validator) resources(g *Group, t *Tenant, at func([]string, string, ...any)) {
+func (v *validator) resources(g *Group, t *Tenant, at at) {
 	r := g.Resources
+	cpus, memory := vpath{"resources", "cpus"}, vpath{"resources", "memory"}
 	switch {
 	case r.CPUs < 0:
-		at([]string{"cpus"}, "resources: cpus %v is negative", r.CPUs)
+		at(cpus, "resources: cpus %v is negative", r.CPUs)
 	case r.CPUs > 0 && r.CPUs < MinCPUs:
-		at([]string{"cpus"}, "resources: cpus %v is below %v, the least Docker accepts", r.CPUs, MinCPUs)
+		at(cpus, "resources: cpus %v is below %v, the least Docker accepts", r.CPUs, MinCPUs)
 	case r.CPUs > float64(MaxCPUs):
-		at([]string{"cpus"}, "resources: cpus %v is more than any engine accepts (%d)", r.CPUs, MaxCPUs)
+		at(cpus, "resources: cpus %v is more than any engine accepts (%d)", r.CPUs, MaxCPUs)
 	}
 	if err := r.Memory.Err(); err != nil {
-		at([]string{r.Memory.Text}, "resources: memory %q: %v", r.Memory.Text, err)
+		at(memory, "resources: memory %q: %v", r.Memory.Text, err)
 	} else if r.Memory.N > 0 && r.Memory.N < MinMemory {
-		at([]string{r.Memory.Text}, "resources: memory %s is below 6Mi, the least Docker accepts", r.Memory.Text)
+		at(memory, "resources: memory %s is below 6Mi, the least Docker accepts", r.Memory.Text)
 	}
 	if t == nil {
 		return
 	}
 	if t.RequireResources && (r.CPUs == 0 || r.Memory.IsZero()) {
-		at([]string{"resources", g.Name}, "resources: tenant %q requires cpus and memory on every group (%s)", t.Name, policyRule(t, "requireResources"))
+		at(vpath{"resources"}, "resources: tenant %q requires cpus and memory on every group (%s)", t.Name, policyRule(t, "requireResources"))
 	}
 	if m := t.MaxResources; m.CPUs > 0 && r.CPUs > m.CPUs {
-		at([]string{"cpus"}, "resources: cpus %v is more than tenant %q allows (%s: %v)", r.CPUs, t.Name, policyRule(t, "maxResources.cpus"), m.CPUs)
+		at(cpus, "resources: cpus %v is more than tenant %q allows (%s: %v)", r.CPUs, t.Name, policyRule(t, "maxResources.cpus"), m.CPUs)
 	}
 	if m := t.MaxResources; m.Memory.N > 0 && r.Memory.N > m.Memory.N {
-		at([]string{r.Memory.Text}, "resources: memory %s is more than tenant %q allows (%s: %s)", r.Memory.Text, t.Name, policyRule(t, "maxResources.memory"), m.Memory.Text)
+		at(memory, "resources: memory %s is more than tenant %q allows (%s: %s)", r.Memory.Text, t.Name, policyRule(t, "maxResources.memory"), m.Memory.Text)
 	}
 }
 
 // hostCPUs refuses more CPUs per container than every host the group may
 // use declares: Docker refuses a container more CPUs than its host has.
-func (v *validator) hostCPUs(g *Group, at func([]string, string, ...any)) {
+func (v *validator) hostCPUs(g *Group, at at) {
 	if g.Resources.CPUs == 0 {
 		return
 	}
@@ -234,52 +248,52 @@ func (v *validator) hostCPUs(g *Group, at func([]string, string, ...any)) {
 		}
 	}
 	if most > 0 && g.Resources.CPUs > most {
-		at([]string{"cpus"}, "resources: cpus %v is more than any host it may use has (%v): Docker refuses a container more CPUs than its host", g.Resources.CPUs, most)
+		at(vpath{"resources", "cpus"}, "resources: cpus %v is more than any host it may use has (%v): Docker refuses a container more CPUs than its host", g.Resources.CPUs, most)
 	}
 }
 
 // envVars checks variable names: a name with "=" or a space would be cut by
 // Docker into another variable (LD_PRELOAD smuggled in a name).
-func (v *validator) envVars(g *Group, at func([]string, string, ...any)) {
+func (v *validator) envVars(g *Group, at at) {
 	for k := range g.Env {
 		switch {
 		case !envNameRE.MatchString(k):
-			at([]string{k, "env"}, "env: %q is not a variable name (letters, digits and _, not starting with a digit)", k)
+			at(vpath{"env", k}, "env: %q is not a variable name (letters, digits and _, not starting with a digit)", k)
 		case strings.HasPrefix(k, "RENSEI_"):
-			at([]string{k}, "env: %s: RENSEI_* variables are set by Rensei", k)
+			at(vpath{"env", k}, "env: %s: RENSEI_* variables are set by Rensei", k)
 		case deniedEnv[k]:
-			at([]string{k}, "env: %s loads code into every process of the container; it is not allowed", k)
+			at(vpath{"env", k}, "env: %s loads code into every process of the container; it is not allowed", k)
 		}
 	}
 }
 
 // volumes checks names, mount points and scopes.
-func (v *validator) volumes(g *Group, at func([]string, string, ...any)) {
+func (v *validator) volumes(g *Group, at at) {
 	vols := map[string]bool{}
-	for _, vol := range g.Volumes {
+	for i, vol := range g.Volumes {
 		if msg := validName(vol.Name, MaxObjectName); msg != "" {
-			at([]string{vol.Name}, "volume: %s", msg)
+			at(vpath{"volumes", i, "name"}, "volume: %s", msg)
 		}
 		if vols[vol.Name] {
-			at([]string{vol.Name}, "volume %q mounted twice", vol.Name)
+			at(vpath{"volumes", i, "name"}, "volume %q mounted twice", vol.Name)
 		}
 		vols[vol.Name] = true
 		if msg := badTarget(vol.Path); msg != "" {
-			at([]string{vol.Path, vol.Name}, "volume %q: path %q %s", vol.Name, vol.Path, msg)
+			at(vpath{"volumes", i, "path"}, "volume %q: path %q %s", vol.Name, vol.Path, msg)
 		}
 		switch vol.Scope {
 		case "", "instance", "environment":
 		default:
-			at([]string{vol.Scope}, "volume %q: scope %q: want instance or environment", vol.Name, vol.Scope)
+			at(vpath{"volumes", i, "scope"}, "volume %q: scope %q: want instance or environment", vol.Name, vol.Scope)
 		}
 	}
 }
 
 // files checks paths and modes.
-func (v *validator) files(g *Group, at func([]string, string, ...any)) {
+func (v *validator) files(g *Group, at at) {
 	files := map[string]bool{}
-	for _, f := range g.Files {
-		needle := []string{strings.SplitN(f.Path, "\x00", 2)[0]}
+	for i, f := range g.Files {
+		needle, mode := vpath{"files", i, "path"}, vpath{"files", i, "mode"}
 		switch msg := badTarget(f.Path); {
 		case msg != "":
 			at(needle, "file %q %s", f.Path, msg)
@@ -291,34 +305,34 @@ func (v *validator) files(g *Group, at func([]string, string, ...any)) {
 		files[f.Path] = true
 		switch {
 		case f.Mode < 0:
-			at(needle, "file %q: mode %d is negative", f.Path, f.Mode)
+			at(mode, "file %q: mode %d is negative", f.Path, f.Mode)
 		case f.Mode&^0o777 != 0:
 			hint := ""
 			if looksDecimal(f.Mode) {
 				hint = fmt.Sprintf(" (%d decimal is %#o octal: did you mean %#o? Jsonnet has no octal literals; write %d, or std.parseOctal('%d'))",
 					f.Mode, f.Mode, octalOf(f.Mode), octalOf(f.Mode), f.Mode)
 			}
-			at(needle, "file %q: mode %#o sets setuid, setgid or sticky bits, or is not a file mode%s", f.Path, f.Mode, hint)
+			at(mode, "file %q: mode %#o sets setuid, setgid or sticky bits, or is not a file mode%s", f.Path, f.Mode, hint)
 		}
 	}
 }
 
 // ports checks published ports: each needs a host port the tenant allows.
-func (v *validator) ports(g *Group, t *Tenant, at func([]string, string, ...any)) {
-	for _, p := range g.Ports {
+func (v *validator) ports(g *Group, t *Tenant, at at) {
+	for i, p := range g.Ports {
 		switch {
 		case p.Container < 1 || p.Container > 65535 || p.Host < 0 || p.Host > 65535:
-			at([]string{"ports"}, "port %d:%d is outside 1..65535", p.Host, p.Container)
+			at(vpath{"ports", i}, "port %d:%d is outside 1..65535", p.Host, p.Container)
 		case p.Host == 0:
-			at([]string{"ports"}, "port %d: no host port: Docker would publish it on a random port (containers reach each other over their networks without ports)", p.Container)
+			at(vpath{"ports", i}, "port %d: no host port: Docker would publish it on a random port (containers reach each other over their networks without ports)", p.Container)
 		case t != nil && !t.AllowsHostPort(p.Host):
-			at([]string{"ports"}, "host port %d is not allowed for tenant %q (%s: %s)", p.Host, t.Name, policyRule(t, "hostPorts"), strings.Join(t.HostPorts, ", "))
+			at(vpath{"ports", i, "host"}, "host port %d is not allowed for tenant %q (%s: %s)", p.Host, t.Name, policyRule(t, "hostPorts"), strings.Join(t.HostPorts, ", "))
 		}
 		if p.Protocol != "" && p.Protocol != "tcp" && p.Protocol != "udp" {
-			at([]string{p.Protocol}, "port protocol %q: want tcp or udp", p.Protocol)
+			at(vpath{"ports", i, "protocol"}, "port protocol %q: want tcp or udp", p.Protocol)
 		}
 		if p.Host != 0 && len(g.Instances()) > 1 {
-			at([]string{"ports"}, "host port %d would be published by %d instances; give groups with a host port one instance", p.Host, len(g.Instances()))
+			at(vpath{"ports", i, "host"}, "host port %d would be published by %d instances; give groups with a host port one instance", p.Host, len(g.Instances()))
 		}
 	}
 }

@@ -71,7 +71,7 @@ func TestProblems(t *testing.T) {
 		{"syntax", env("{\n  name: 'x',\n  groups: [\n"), []string{"environments/x.jsonnet:4:", "Unexpected"}},
 		{"runtime", env("{\n  name: error 'boom',\n}"), []string{"environments/x.jsonnet:2: RUNTIME ERROR: boom"}},
 		{"unknown field", env("{\n  name: 'x',\n  groups: [{ name: 'g', imgae: 'busybox' }],\n}"), []string{`environments/x.jsonnet:3: unknown field "imgae"`}},
-		{"wrong type", env("{\n  name: 'x',\n  groups: [{ name: 'g', image: 'b', replicas: 'two' }],\n}"), []string{`environments/x.jsonnet:3: groups.replicas: expected int`}},
+		{"wrong type", env("{\n  name: 'x',\n  groups: [{ name: 'g', image: 'b', replicas: 'two' }],\n}"), []string{`environments/x.jsonnet:3: groups[0].replicas: expected an integer, got a string ("two")`}},
 		{"unknown site", env("{\n  name: 'x',\n  groups: [{\n    name: 'g', image: 'b', replicas: 1,\n    placement: { sites: ['hokudia'] },\n  }],\n}"),
 			[]string{`environments/x.jsonnet:5: environment "x": group "g": unknown site "hokudia"`}},
 		{"unknown network", env("{\n  name: 'x',\n  groups: [{ name: 'g', image: 'b', replicas: 1,\n    networks: [{ network: 'nope' }] }],\n}"),

@@ -67,90 +67,47 @@ func (ps Problems) Err() error {
 	return ps
 }
 
-// reporter collects problems about objects, placing each at a line of the
-// object's source file where the offending value appears.
+// reporter collects problems about objects, placing each at the value
+// that caused it (see locator); without sources, at the object's Source.
 type reporter struct {
-	sources map[string][]byte // file → content, for line lookup
-	out     Problems
+	srcs *sources // nil: no positions beyond Source
+	out  Problems
 }
 
-// at records a problem for an object defined in src. Jsonnet's output has
-// no positions, so the line is found in the source text: anchors (the
-// names of the enclosing objects, outermost first) narrow the search to
-// the object, then the first needle found after the anchor gives the line;
-// when no needle is found the innermost anchor's line is used. path is the
-// JSON path, printed where no line is known.
-func (r *reporter) at(src Source, path string, anchors, needles []string, format string, args ...any) {
-	p := Problem{File: src.File, Line: src.Line, Path: path, Msg: fmt.Sprintf(format, args...)}
-	if line := locate(r.sources[src.File], anchors, needles); line > 0 {
-		p.Line = line
-	}
-	r.out = append(r.out, p)
+// item is an object of the topology as the validator sees it: where it
+// was defined and, when loaded by Load, where each of its values was
+// written. base is the object's path inside the item (["groups", 2] for
+// a group of an environment).
+type item struct {
+	src  Source
+	ref  *itemRef
+	base vpath
 }
 
-// locate returns the 1-based line for anchors and needles (see at), or 0.
-func locate(src []byte, anchors, needles []string) int {
-	text := string(src)
-	pos, found := 0, -1
-	for _, a := range anchors {
-		if i := anchorFrom(text, pos, a); i >= 0 {
-			pos, found = i, i
-		}
-	}
-	for _, n := range needles {
-		if i := indexFrom(text, pos, n); i >= 0 {
-			return strings.Count(text[:i], "\n") + 1
-		}
-	}
-	for _, n := range needles {
-		if i := indexFrom(text, 0, n); i >= 0 {
-			return strings.Count(text[:i], "\n") + 1
-		}
-	}
-	if found >= 0 {
-		return strings.Count(text[:found], "\n") + 1
-	}
-	return 0
+// in is the object at p inside it.
+func (it item) in(p ...any) item {
+	it.base = it.base.join(p...)
+	return it
 }
 
-// anchorFrom finds where an object named name is defined at or after
-// start: a `name: 'x'` field or a helper call `('x'`, else any mention.
-func anchorFrom(text string, start int, name string) int {
-	if name == "" || start > len(text) {
-		return -1
-	}
-	best := -1
-	for _, q := range []string{"'", `"`} {
-		for _, form := range []string{"name: " + q + name + q, "name:" + q + name + q, "(" + q + name + q} {
-			if i := strings.Index(text[start:], form); i >= 0 && (best < 0 || start+i < best) {
-				best = start + i
-			}
+// problem is a problem about the value at p inside it (nil: a problem to
+// leave out, as it follows from a value that did not decode).
+func (r *reporter) problem(it item, p vpath, format string, args ...any) *Problem {
+	pr := Problem{File: it.src.File, Line: it.src.Line, Msg: fmt.Sprintf(format, args...)}
+	if it.ref != nil && r.srcs != nil {
+		full := it.base.join(p...)
+		if it.ref.suppressed(full) {
+			return nil
 		}
+		at := r.srcs.lc.at(it.ref, full)
+		pr.File, pr.Line, pr.Path = at.File, at.Line, it.ref.show(full).String()
 	}
-	if best >= 0 {
-		return best
-	}
-	return indexFrom(text, start, name)
+	return &pr
 }
 
-// indexFrom finds needle at or after start as a quoted string or a field
-// name; -1 when absent.
-func indexFrom(text string, start int, needle string) int {
-	if needle == "" || start > len(text) {
-		return -1
+// at records a problem about the value at p inside it.
+func (r *reporter) at(it item, p vpath, format string, args ...any) {
+	if pr := r.problem(it, p, format, args...); pr != nil {
+		r.out = append(r.out, *pr)
 	}
-	best := -1
-	for _, form := range []string{"'" + needle + "'", `"` + needle + `"`, needle + ":", needle + " :"} {
-		if i := strings.Index(text[start:], form); i >= 0 && (best < 0 || start+i < best) {
-			best = start + i
-		}
-	}
-	return best
-}
-
-// findLine returns the 1-based number of the first line that mentions a
-// needle as a quoted string or a field name, trying needles in order; 0
-// when none appears.
-func findLine(src []byte, needles ...string) int {
-	return locate(src, nil, needles)
 }
