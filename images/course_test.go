@@ -101,7 +101,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		publish: []string{"80/tcp"},
 	})
 	door := s.hostURL(fd, "80/tcp")
-	eventually(t, 20*time.Second, "front door /healthz", func() error { return jupyter.WantStatus(200)(jupyter.Call("GET", door+"/healthz", "", nil)) })
+	jupyter.Eventually(t, 20*time.Second, "front door /healthz", func() error { return jupyter.WantStatus(200)(jupyter.Call("GET", door+"/healthz", "", nil)) })
 	if err := jupyter.WantStatus(502)(jupyter.Call("GET", door+"/user/alice/api/status", tokens["alice"], nil)); err != nil {
 		t.Errorf("alice before her server exists: %v", err)
 	}
@@ -112,7 +112,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		nb[u] = s.run(notebookBox(u, tokens[u]))
 	}
 	for _, u := range []string{"alice", "bob"} {
-		eventually(t, 60*time.Second, u+"'s notebook through the front door", func() error {
+		jupyter.Eventually(t, 60*time.Second, u+"'s notebook through the front door", func() error {
 			return jupyter.WantStatus(200)(jupyter.Call("GET", door+"/user/"+u+"/api/status", tokens[u], nil))
 		})
 	}
@@ -247,7 +247,7 @@ func TestCourseThroughFrontDoor(t *testing.T) {
 		s.remove(nb["alice"])
 		nb["alice"] = s.run(notebookBox("alice", tokens["alice"]))
 		var got struct{ Content string }
-		eventually(t, 60*time.Second, "alice's file after a new container", func() error {
+		jupyter.Eventually(t, 60*time.Second, "alice's file after a new container", func() error {
 			code, body, _, err := jupyter.Call("GET", file+"?type=file&format=text&content=1", tokens["alice"], nil)
 			if err := jupyter.WantStatus(200)(code, body, nil, err); err != nil {
 				return err

@@ -87,7 +87,7 @@ func waitState(t *testing.T, stats, server, prefix string) string {
 	t.Helper()
 	var got string
 	start := time.Now()
-	eventually(t, 60*time.Second, server+" "+prefix, func() error {
+	jupyter.Eventually(t, 60*time.Second, server+" "+prefix, func() error {
 		states, err := serverStates(stats)
 		if err != nil {
 			return err
@@ -129,7 +129,7 @@ func TestLoadBalancer(t *testing.T) {
 	lb := s.run(box{name: "lb", image: "rensei/lb:latest", files: map[string]string{"/etc/haproxy/haproxy.cfg": lbConf},
 		publish: []string{"80/tcp", "8404/tcp"}})
 	front, stats := s.hostURL(lb, "80/tcp"), s.hostURL(lb, "8404/tcp")
-	eventually(t, 20*time.Second, "haproxy stats", func() error { _, err := serverStates(stats); return err })
+	jupyter.Eventually(t, 20*time.Second, "haproxy stats", func() error { _, err := serverStates(stats); return err })
 	if code, _, _, _ := jupyter.Call("GET", front+"/", "", nil); code != 503 {
 		t.Errorf("no backend up: HTTP %d, want 503", code)
 	}
@@ -155,7 +155,7 @@ func TestLoadBalancer(t *testing.T) {
 	}
 	t.Logf("web2 stopped: 20 requests answered by web1, slowest %s", slowest.Round(time.Millisecond))
 	var down string
-	eventually(t, 30*time.Second, "web2 out of service", func() error {
+	jupyter.Eventually(t, 30*time.Second, "web2 out of service", func() error {
 		states, err := serverStates(stats)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func TestLoadBalancer(t *testing.T) {
 	// network alias "web".
 	lb2 := s.run(box{name: "lb-default", image: "rensei/lb:latest", publish: []string{"80/tcp"}})
 	front2 := s.hostURL(lb2, "80/tcp")
-	eventually(t, 60*time.Second, "default configuration serves both", func() error {
+	jupyter.Eventually(t, 60*time.Second, "default configuration serves both", func() error {
 		code, body, _, err := jupyter.Call("GET", front2+"/", "", nil)
 		if err := jupyter.WantStatus(200)(code, body, nil, err); err != nil {
 			return err

@@ -165,19 +165,3 @@ func (s *sandbox) logs(id string) string {
 	b, _ := io.ReadAll(rc)
 	return string(b)
 }
-
-// eventually retries f every 200 ms until it returns nil or d passes.
-func eventually(t *testing.T, d time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, d, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}

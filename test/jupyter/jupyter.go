@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"testing"
 	"time"
 
 	"golang.org/x/net/websocket"
@@ -212,4 +213,20 @@ func NewID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Eventually retries f every 200 ms until it returns nil or d passes.
+func Eventually(t testing.TB, d time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %s: %v", what, d, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
