@@ -35,6 +35,22 @@ func JSONSchema() ([]byte, error) {
 		s.Definitions[name] = def
 	}
 	ref := func(name string) *jsonschema.Schema { return &jsonschema.Schema{Ref: "#/$defs/" + name} }
+	// Groups may also be an object keyed by name (the key is the name).
+	if g, e := s.Definitions["Group"], s.Definitions["Environment"]; g != nil && e != nil {
+		byName := *g
+		byName.Required = nil
+		for _, f := range g.Required {
+			if f != "name" {
+				byName.Required = append(byName.Required, f)
+			}
+		}
+		byName.Description = "A group given in an object keyed by its name: name may be left out."
+		s.Definitions["GroupByName"] = &byName
+		e.Properties.Set("groups", &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+			{Type: "array", Items: ref("Group")},
+			{Type: "object", AdditionalProperties: ref("GroupByName")},
+		}})
+	}
 	s.OneOf = []*jsonschema.Schema{
 		ref("Site"),
 		{Type: "array", Items: ref("Site")},
