@@ -30,6 +30,7 @@ type configFlags struct {
 	at      string
 	timeout time.Duration
 	scope   string
+	trace   bool
 }
 
 func (c *configFlags) register(cmd *cobra.Command) {
@@ -43,6 +44,7 @@ func (c *configFlags) register(cmd *cobra.Command) {
 	f.DurationVar(&c.timeout, "eval-timeout", schema.DefaultTimeout, "bound on each file's Jsonnet evaluation")
 	f.StringVar(&c.memory, "eval-memory", "1Gi", "bound on the memory of the Jsonnet evaluation (a child process)")
 	f.StringVar(&c.output, "eval-output", "64Mi", "bound on the JSON one file evaluates to")
+	f.BoolVar(&c.trace, "trace", false, "show the frames inside Rensei's Jsonnet library in evaluation errors (only the repository's own are shown without it)")
 	f.StringVar(&c.scope, "scope", os.Getenv("RENSEI_SCOPE"), "deployment scope on shared engines: only objects labelled io.rensei.scope=SCOPE are observed and pruned (env RENSEI_SCOPE)")
 }
 
@@ -106,7 +108,7 @@ func (c *configFlags) open(args []string, g *globals) (engine.Source, error) {
 }
 
 func (c *configFlags) loadOptions() (schema.Options, error) {
-	opts := schema.Options{TLAStr: map[string]string{}, TLACode: map[string]string{}, Timeout: c.timeout}
+	opts := schema.Options{TLAStr: map[string]string{}, TLACode: map[string]string{}, Timeout: c.timeout, Trace: c.trace}
 	if c.output != "" {
 		n, err := schema.ParseBytes(c.output)
 		if err != nil {

@@ -26,6 +26,7 @@ func newEvaluateChild(g *globals) *cobra.Command {
 		memory, output    int64
 		progress          int
 		tlaStr, tlaCode   []string
+		trace             bool
 	)
 	cmd := &cobra.Command{
 		Use:    "__evaluate",
@@ -56,7 +57,7 @@ func newEvaluateChild(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts.Timeout, opts.MaxOutput = timeout, output
+			opts.Timeout, opts.MaxOutput, opts.Trace = timeout, output, trace
 			var current atomic.Value
 			current.Store("")
 			var progressOut *os.File
@@ -102,5 +103,6 @@ func newEvaluateChild(g *globals) *cobra.Command {
 	f.IntVar(&progress, "progress-fd", 0, "file descriptor to name each file on before it is evaluated")
 	f.StringArrayVar(&tlaStr, "tla-str", nil, "top-level argument KEY=VALUE")
 	f.StringArrayVar(&tlaCode, "tla-code", nil, "top-level argument KEY=CODE")
+	f.BoolVar(&trace, "trace", false, "keep the library's frames in evaluation errors")
 	return cmd
 }

@@ -85,6 +85,9 @@ func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*
 	}
 	args = append(args, "--eval-timeout", timeout.String(), "--eval-memory", strconv.FormatInt(memory, 10),
 		"--eval-output", strconv.FormatInt(opts.MaxOutput, 10))
+	if opts.Trace {
+		args = append(args, "--trace")
+	}
 	for k, v := range opts.TLAStr {
 		args = append(args, "--tla-str", k+"="+v)
 	}
