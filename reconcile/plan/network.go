@@ -29,6 +29,9 @@ func (hp *hostPlanner) networks() (map[string]*drivers.NetworkSpec, map[string]b
 			continue
 		}
 		switch {
+		case !ok && n.Subnet == "":
+			hp.add(change.KindNetwork, n.Name, env, change.Create, change.Absent, PhaseNetworks,
+				"absent: the environment's own bridge on this host (Docker picks its subnet)").Network = n
 		case !ok:
 			hp.add(change.KindNetwork, n.Name, env, change.Create, change.Absent, PhaseNetworks,
 				fmt.Sprintf("absent: subnet %s, this host's block %s, gateway %s", n.Subnet, n.IPRange, n.Gateway)).Network = n

@@ -29,11 +29,14 @@ var courseImages = []string{"rensei/notebook:latest", "rensei/frontdoor:latest"}
 // the given students over site-a and site-b, its front door at site-c.
 type courseRepo struct {
 	dir, secrets, env string
+	sites             string // Jsonnet array of the notebooks' sites
+	extra             string // more arguments of t.course
 }
 
-func newCourseRepo(t *testing.T, env string, students []string) *courseRepo {
+func newCourseRepo(t testing.TB, env string, students []string) *courseRepo {
 	t.Helper()
-	r := &courseRepo{dir: t.TempDir(), secrets: t.TempDir(), env: env}
+	r := &courseRepo{dir: t.TempDir(), secrets: t.TempDir(), env: env, sites: "['site-a', 'site-b']",
+		extra: "cpus=0.2,\n  memory='256Mi',\n  dataset={ 'hello.txt': 'hello dataset\\n' },\n  pages={ 'syllabus.html': '<h1>Syllabus</h1>\\n' },"}
 	sites, err := os.ReadFile(filepath.Join(repoRoot, "site-configs", "lab.jsonnet"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +49,7 @@ func newCourseRepo(t *testing.T, env string, students []string) *courseRepo {
 	return r
 }
 
-func (r *courseRepo) write(t *testing.T, rel, content string) {
+func (r *courseRepo) write(t testing.TB, rel, content string) {
 	t.Helper()
 	p := filepath.Join(r.dir, rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -58,7 +61,7 @@ func (r *courseRepo) write(t *testing.T, rel, content string) {
 }
 
 // setRoster writes the course file: the lecturer's whole course.
-func (r *courseRepo) setRoster(t *testing.T, students []string) {
+func (r *courseRepo) setRoster(t testing.TB, students []string) {
 	t.Helper()
 	q := make([]string, len(students))
 	for i, s := range students {
@@ -70,19 +73,16 @@ t.course(
   '`+r.env+`',
   title='Test course',
   roster=[`+strings.Join(q, ", ")+`],
-  sites=['site-a', 'site-b'],
+  sites=`+r.sites+`,
   frontDoor={ site: 'site-c', port: 8080 },
   subnet='198.19.80.0/22',
   active={ from: '2020-01-01', until: '2100-01-01' },
-  cpus=0.2,
-  memory='256Mi',
-  dataset={ 'hello.txt': 'hello dataset\n' },
-  pages={ 'syllabus.html': '<h1>Syllabus</h1>\n' },
+  `+r.extra+`
 )
 `)
 }
 
-func (r *courseRepo) rensei(t *testing.T, want int, args ...string) result {
+func (r *courseRepo) rensei(t testing.TB, want int, args ...string) result {
 	t.Helper()
 	return mustRensei(t, want, append(args, "--secrets-dir", r.secrets, r.dir)...)
 }
@@ -92,7 +92,7 @@ type member struct {
 	Member, URL, Token, Site, Host, State, Container string
 }
 
-func (r *courseRepo) access(t *testing.T) map[string]member {
+func (r *courseRepo) access(t testing.TB) map[string]member {
 	t.Helper()
 	out := r.rensei(t, 0, "access", "--env", r.env, "-o", "json")
 	var rows []member
@@ -109,7 +109,7 @@ func (r *courseRepo) access(t *testing.T) map[string]member {
 // prepareCourseImages builds the course images on this machine's engine
 // when they are missing or stale (a few ms when cached) and loads them into
 // every lab site.
-func prepareCourseImages(t *testing.T) {
+func prepareCourseImages(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -130,7 +130,7 @@ func prepareCourseImages(t *testing.T) {
 	t.Logf("course images: built or found in %s, loaded into the sites in %s", built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -141,7 +141,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // a veth into the WAN bridge) for the test's life: requests then reach the
 // front door the way a student's browser would, through the site's
 // published port.
-func wanClient(t *testing.T) {
+func wanClient(t testing.TB) {
 	t.Helper()
 	const root, peer = "rs-stu0", "rs-stu1"
 	command("ip", "link", "del", root) // left by a killed run

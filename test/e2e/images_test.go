@@ -68,7 +68,7 @@ func TestImageCopiedBetweenSites(t *testing.T) {
 		}
 	}
 	plan := mustRensei(t, 0, "plan", repo)
-	if !strings.Contains(plan.stdout, "image rensei/web:latest: missing on this host: copied from site-a/docker") {
+	if !strings.Contains(plan.stdout, "rensei/web:latest: missing on this host: copied from site-a/docker") {
 		t.Errorf("the plan does not say where the image comes from:\n%s", plan.stdout)
 	}
 	mustRensei(t, 0, "apply", "--yes", repo)

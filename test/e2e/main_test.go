@@ -90,7 +90,7 @@ func clip(s string) string {
 
 // rensei runs the built binary and returns what it did, whatever its exit
 // code. It fails the test only when the command cannot run or hangs.
-func rensei(t *testing.T, args ...string) result {
+func rensei(t testing.TB, args ...string) result {
 	t.Helper()
 	r := runRensei(t, args...)
 	t.Logf("%s", r)
@@ -98,7 +98,7 @@ func rensei(t *testing.T, args ...string) result {
 }
 
 // runRensei is rensei without logging the output (eval prints hundreds of lines).
-func runRensei(t *testing.T, args ...string) result {
+func runRensei(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
@@ -125,7 +125,7 @@ func runRensei(t *testing.T, args ...string) result {
 }
 
 // mustRensei runs rensei and fails the test unless it exits with want.
-func mustRensei(t *testing.T, want int, args ...string) result {
+func mustRensei(t testing.TB, want int, args ...string) result {
 	t.Helper()
 	r := rensei(t, args...)
 	if r.code != want {
@@ -146,7 +146,7 @@ func command(name string, args ...string) (string, error) {
 }
 
 // must runs a tool and fails the test when it fails.
-func must(t *testing.T, name string, args ...string) string {
+func must(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := command(name, args...)
 	if err != nil {
