@@ -59,6 +59,7 @@ bench: images ## benchmarks: 1,000-member course plan, cold apply, tunnels, daem
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./drivers/docker/
 	$(GO) test -run '^$$' -bench 'IdlePass$$|PushToConverged|DaemonRSS|RepairOnLab' -benchtime 10x -timeout 30m ./test/daemon/
 	$(GO) test -run '^$$' -bench 'IdlePassLab' -benchtime 300x -timeout 30m ./test/daemon/
+	$(GO) test -run '^$$' -bench 'CourseLab' -benchtime 1x -timeout 60m ./test/e2e/
 
 .PHONY: schema
 schema: ## regenerate schema/rensei.schema.json from the Go types
