@@ -83,6 +83,11 @@ func (im *importer) read(name string) *cached {
 		data, err = fs.ReadFile(libFS, "lib/"+rest)
 	} else {
 		data, err = fs.ReadFile(im.fsys, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if why := leavingLink(im.fsys, name); why != "" {
+				err = errors.New(why)
+			}
+		}
 	}
 	c := &cached{err: err}
 	if err == nil {
@@ -98,4 +103,31 @@ func (im *importer) source(name string) []byte {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	return im.files[name]
+}
+
+// leavingLink says which symbolic link on the way to name leaves the
+// repository, or "": the same words whether the repository is a directory
+// (os.Root refuses such a link) or a Git tree. Links that stay inside the
+// repository are followed (jsonnet-bundler's vendor/ layout is made of
+// them).
+func leavingLink(fsys fs.FS, name string) string {
+	parts := strings.Split(name, "/")
+	for i := range parts {
+		prefix := strings.Join(parts[:i+1], "/")
+		fi, err := fs.Lstat(fsys, prefix)
+		if err != nil {
+			return ""
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		target, err := fs.ReadLink(fsys, prefix)
+		if err != nil {
+			return ""
+		}
+		if next := path.Join(path.Dir(prefix), target); path.IsAbs(target) || next == ".." || strings.HasPrefix(next, "../") {
+			return fmt.Sprintf("%s is a symbolic link to %s, outside the repository: links in a config repository must stay inside it", prefix, target)
+		}
+	}
+	return ""
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,5 +22,50 @@ func TestValidateChecksWindowOpenings(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "validate", "--at", "2031-06-01", r.dir); code != 1 {
 		t.Fatalf("at the window itself: exit %d, want 1", code)
+	}
+}
+
+// TestValidateDirectoryAndRevisionAgree: a jsonnet-bundler layout (links in
+// vendor/ and lib/ that stay inside the repository) validates the same
+// from the directory and from a revision; a link that leaves the
+// repository is the same problem from both.
+func TestValidateDirectoryAndRevisionAgree(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("sites/a.jsonnet", "{ name: 'a', hosts: [{ name: 'h', docker: 'unix:///nonexistent.sock' }] }\n")
+	r.write("vendor/github.com/acme/netlib/main.libsonnet", "{ subnet: '198.19.7.0/24' }\n")
+	r.write("environments/x.jsonnet", "local n = import 'netlib/main.libsonnet';\nlocal m = import 'net.libsonnet';\n"+
+		"{ name: 'x', networks: [{ name: 'a', subnet: n.subnet }], groups: [{ name: 'g', image: 'busybox:1', replicas: 1, networks: [{ network: 'a' }] }] }\n")
+	link := func(name, target string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(r.dir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(r.dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link("vendor/netlib", "github.com/acme/netlib")
+	link("lib/net.libsonnet", "../vendor/netlib/main.libsonnet")
+	r.git("add", "-A")
+	r.git("commit", "-q", "-m", "jb")
+	same := func(want int) {
+		t.Helper()
+		dirOut, dirErr, dirCode := runCLI(t, "validate", r.dir)
+		gitOut, gitErr, gitCode := runCLI(t, "validate", "--ref", "HEAD", r.dir)
+		dirOut, dirErr = strings.ReplaceAll(dirOut, r.dir, "REPO"), strings.ReplaceAll(dirErr, r.dir, "REPO")
+		gitOut, gitErr = strings.ReplaceAll(gitOut, r.dir+"@HEAD", "REPO"), strings.ReplaceAll(gitErr, r.dir+"@HEAD", "REPO")
+		if dirCode != want || gitCode != want || dirOut != gitOut || dirErr != gitErr {
+			t.Fatalf("validate . (exit %d):\n%s%s\nvalidate --ref HEAD (exit %d):\n%s%s", dirCode, dirOut, dirErr, gitCode, gitOut, gitErr)
+		}
+	}
+	same(0)
+
+	link("vendor/evil", "/etc")
+	r.write("environments/y.jsonnet", "local e = import 'evil/hostname';\n{ name: 'y' + e }\n")
+	r.git("add", "-A")
+	r.git("commit", "-q", "-m", "a link out")
+	same(1)
+	if _, errOut, _ := runCLI(t, "validate", r.dir); !strings.Contains(errOut, "environments/y.jsonnet:1: RUNTIME ERROR: vendor/evil is a symbolic link to /etc, outside the repository") {
+		t.Fatalf("a link out of the repository: %s", errOut)
 	}
 }
