@@ -57,31 +57,11 @@ local maxId = 40;
     else rows,
 
   // rosterCSV(text, file) parses a roster in CSV: a header line naming the
-  // columns (one must be "id"), then one student a line. Fields are split
-  // at commas, with no quoting; blank lines and lines starting with # are
-  // skipped. Errors name file and line: 'roster.csv:7: duplicate id "s003"'.
-  // Each row is an object of its columns.
-  rosterCSV(text, file)::
-    local all = std.split(text, '\n');
-    local lines = [
-      { n: i + 1, text: std.stripChars(all[i], ' \r\t') }
-      for i in std.range(0, std.length(all) - 1)
-    ];
-    local content = [l for l in lines if l.text != '' && l.text[0] != '#'];
-    local header = if std.length(content) == 0
-    then error file + ': empty roster: want a header line such as "id,name"'
-    else [std.stripChars(h, ' \t') for h in std.split(content[0].text, ',')];
-    local width = std.length(header);
-    local rows = [
-      local cells = std.split(l.text, ',');
-      if std.length(cells) != width then
-        error file + ':' + l.n + ': ' + std.length(cells) + ' fields, the header has ' + width + ' (fields are not quoted: no commas inside them)'
-      else { [header[i]]: std.stripChars(cells[i], ' \t') for i in std.range(0, width - 1) } + { line:: l.n }
-      for l in content[1:]
-    ];
-    if !std.member(header, 'id') then
-      error file + ':' + content[0].n + ': the header has no "id" column'
-    else $.checkRoster(rows, function(row) file + ':' + row.line),
+  // columns (one must be "id"), then one student a line, quoted as
+  // spreadsheets and learning management systems write CSV (r.roster:
+  // encoding/csv). Errors name file and line:
+  // 'roster.csv:7: duplicate id "s003"'. Each row is an object of its columns.
+  rosterCSV(text, file):: r.roster(text, file=file),
 
   // rosterJSON(text, file) parses a roster in JSON: an array of objects
   // with an id field (or of plain id strings). Errors name file and entry:

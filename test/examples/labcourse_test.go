@@ -202,9 +202,9 @@ func TestLabCourseBadRosters(t *testing.T) {
 		want     []string
 		at       time.Time
 	}{
-		{"csv duplicate", springCSV, "s004,", "s003,", []string{`roster-2027-spring.csv:5: duplicate id "s003"`, "roster-2027-spring.csv:4"}, inSpring},
-		{"csv invalid id", springCSV, "s002,", "Ann Lee,", []string{`roster-2027-spring.csv:3: invalid id "Ann Lee"`}, inSpring},
-		{"csv id ends in a dash", springCSV, "s006,", "s006-,", []string{`roster-2027-spring.csv:7: invalid id "s006-"`}, inSpring},
+		{"csv duplicate", springCSV, "s004,", "s003,", []string{`roster-2027-spring.csv:5: duplicate id "s003" (first at line 4)`}, inSpring},
+		{"csv invalid id", springCSV, "s002,", "Ann Lee,", []string{`roster-2027-spring.csv:3: id "Ann Lee": must be lower-case letters, digits and inner dashes`}, inSpring},
+		{"csv id ends in a dash", springCSV, "s006,", "s006-,", []string{`roster-2027-spring.csv:7: id "s006-": must be lower-case letters, digits and inner dashes`}, inSpring},
 		{"csv missing field", springCSV, "s002,Bunta Sato", "s002", []string{"roster-2027-spring.csv:3: 1 fields, the header has 2"}, inSpring},
 		{"json duplicate", fallJSON, `"s102"`, `"s101"`, []string{`roster-2027-fall.json: entry 2: duplicate id "s101"`}, inFall},
 		{"json invalid id", fallJSON, `"s103"`, `"Ann Lee"`, []string{`roster-2027-fall.json: entry 3: invalid id "Ann Lee"`}, inFall},
