@@ -9,25 +9,32 @@ import (
 )
 
 func newEval(g *globals) *cobra.Command {
-	var cf configFlags
+	var (
+		cf     configFlags
+		output string
+	)
 	cmd := &cobra.Command{
 		Use:   "eval [PATH]",
-		Short: "Print the desired topology as JSON: sites, environments, and what each host carries",
+		Short: "Print the desired topology as JSON or YAML: sites, environments, and what each host carries",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := render.CheckFormat(output, render.JSON, render.YAML); err != nil {
+				return err
+			}
 			rev, want, err := cf.desire(cmd.Context(), args, g)
 			if err != nil {
 				return err
 			}
-			return render.WriteJSON(g.stdout, struct {
+			return render.Write(g.stdout, output, struct {
 				Commit       string               `json:"commit,omitempty"`
 				Sites        []schema.Site        `json:"sites"`
 				Environments []schema.Environment `json:"environments"`
 				States       []place.EnvStatus    `json:"states"`
 				Hosts        []place.Host         `json:"hosts"`
-			}{want.Commit, rev.Topology.Sites, rev.Topology.Environments, want.Environments, want.Hosts})
+			}{want.Commit, rev.Topology.Sites, rev.Topology.Environments, want.Environments, want.Hosts}, nil)
 		},
 	}
 	cf.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", render.JSON, "output format: json or yaml (the topology is data: there is no text form)")
 	return cmd
 }

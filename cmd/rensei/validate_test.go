@@ -69,3 +69,27 @@ func TestValidateDirectoryAndRevisionAgree(t *testing.T) {
 		t.Fatalf("a link out of the repository: %s", errOut)
 	}
 }
+
+// TestOutputFormats: -o takes text, json or yaml where it exists (eval:
+// json or yaml), and an unknown format is an error before anything runs.
+func TestOutputFormats(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("sites/a.jsonnet", "{ name: 'a', hosts: [{ name: 'h', docker: 'unix:///nonexistent.sock' }] }\n")
+	for _, args := range [][]string{
+		{"validate", r.dir}, {"eval", r.dir}, {"status", "--repo", r.dir}, {"volumes", "list", r.dir},
+	} {
+		_, errOut, code := runCLI(t, append(args, "-o", "xml")...)
+		if code != 1 || !strings.Contains(errOut, `--output "xml": want`) {
+			t.Errorf("%s -o xml: exit %d, %s", args[0], code, errOut)
+		}
+	}
+	if out, errOut, code := runCLI(t, "validate", "-o", "yaml", r.dir); code != 0 || !strings.Contains(out, "valid: true\n") {
+		t.Errorf("validate -o yaml: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "eval", "-o", "yaml", r.dir); code != 0 || !strings.Contains(out, "sites:\n- hosts:\n") {
+		t.Errorf("eval -o yaml: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "eval", "-o", "text", r.dir); code != 1 || !strings.Contains(errOut, "want json or yaml") {
+		t.Errorf("eval -o text: exit %d, %s", code, errOut)
+	}
+}
