@@ -32,9 +32,10 @@ type TLSFiles struct {
 
 // Driver talks to one Docker engine on behalf of one host.
 type Driver struct {
-	cli  *client.Client
-	host string // "site/host", used in errors and logs
-	log  *slog.Logger
+	cli      *client.Client
+	host     string // "site/host", used in errors and logs
+	endpoint string // as configured, for messages (the client's own URL is a placeholder over ssh)
+	log      *slog.Logger
 	// Scope is the deployment this driver acts for: objects of another
 	// scope are never changed or deleted, and no container it makes joins
 	// a network or mounts a volume of another scope. Set it before use.
@@ -81,7 +82,7 @@ func New(endpoint string, tls *TLSFiles, host string, log *slog.Logger) (*Driver
 	if err != nil {
 		return nil, fmt.Errorf("host %s: docker client: %w", host, err)
 	}
-	return &Driver{cli: cli, host: host, log: log.With("host", host)}, nil
+	return &Driver{cli: cli, host: host, endpoint: endpoint, log: log.With("host", host)}, nil
 }
 
 // Close releases the client's idle connections (and ssh processes).
@@ -115,8 +116,9 @@ func (d *Driver) Host() drivers.Host {
 const probeTimeout = 10 * time.Second
 
 // Probe pings the engine and reads its version. It never fails: an engine
-// that cannot be reached gives Reachable false and the reason in Error.
-// UnderlayFound and VXLAN are left for the netlink driver to fill.
+// that cannot be reached gives Reachable false and the reason in Error,
+// said once and without the host's name (whoever shows it names the
+// host). UnderlayFound and VXLAN are left for the netlink driver to fill.
 func (d *Driver) Probe(ctx context.Context) drivers.HostStatus {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -124,13 +126,31 @@ func (d *Driver) Probe(ctx context.Context) drivers.HostStatus {
 		defer cancel()
 	}
 	if _, err := d.cli.Ping(ctx); err != nil {
-		return drivers.HostStatus{Error: d.fail("engine", "", "ping", err).Error()}
+		return drivers.HostStatus{Error: d.cause(err)}
 	}
 	v, err := d.cli.ServerVersion(ctx)
 	if err != nil {
-		return drivers.HostStatus{Error: d.fail("engine", "", "version", err).Error()}
+		return drivers.HostStatus{Error: "engine version: " + d.cause(err)}
 	}
 	return drivers.HostStatus{Reachable: true, DockerVersion: v.Version}
+}
+
+// cause words why a request to the engine failed: ssh's own words over
+// ssh; no wait beyond a deadline; otherwise the client's error without the
+// request's URL (over ssh a placeholder that is no address at all).
+func (d *Driver) cause(err error) string {
+	var se *sshError
+	if errors.As(err, &se) {
+		return se.cause()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer from the Docker engine at " + d.endpoint + " in time"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return "cannot reach the Docker engine at " + d.endpoint + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // fail builds the error for action on the object kind/name: it leads with
@@ -140,8 +160,21 @@ func (d *Driver) fail(kind, name, action string, err error) error {
 	if name != "" {
 		noun = kind + " " + name
 	}
+	if unreachable(err) && !errors.Is(err, drivers.ErrUnreachable) {
+		return fmt.Errorf("%s on %s: %s: %w", noun, d.host, action, &unreachableError{cause: d.cause(err), err: err})
+	}
 	return fmt.Errorf("%s on %s: %s: %w", noun, d.host, action, classify(err))
 }
+
+// unreachableError is an engine that could not be talked to: it is
+// drivers.ErrUnreachable, says why once, and keeps the client's error.
+type unreachableError struct {
+	cause string
+	err   error
+}
+
+func (e *unreachableError) Error() string   { return "unreachable: " + e.cause }
+func (e *unreachableError) Unwrap() []error { return []error{drivers.ErrUnreachable, e.err} }
 
 // classify wraps err with the drivers sentinel it stands for, if any.
 func classify(err error) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -36,11 +35,31 @@ func sshArgs(u *url.URL) ([]string, error) {
 }
 
 // sshError is a failure to start or talk through the ssh process; it means
-// the engine is unreachable.
-type sshError struct{ err error }
+// the engine is unreachable. reason is what ssh said on its standard
+// error, if anything.
+type sshError struct {
+	err    error
+	reason string
+}
 
-func (e *sshError) Error() string { return "ssh: " + e.err.Error() }
+func (e *sshError) Error() string {
+	if e.reason != "" {
+		return "ssh: " + e.err.Error() + ": " + e.reason
+	}
+	return "ssh: " + e.err.Error()
+}
+
 func (e *sshError) Unwrap() error { return e.err }
+
+// cause is why, in ssh's words when it gave any: its last line of
+// output ("ssh: connect to host h port 22: Connection refused").
+func (e *sshError) cause() string {
+	lines := strings.Split(strings.TrimSpace(e.reason), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return last
+	}
+	return "ssh: " + e.err.Error()
+}
 
 // sshDialer returns a DialContext that starts one ssh process per
 // connection. The process is not tied to ctx: the HTTP transport keeps
@@ -55,13 +74,13 @@ func sshDialer(args []string) func(ctx context.Context, network, addr string) (n
 		cmd.Stderr = &c.stderr
 		var err error
 		if c.stdin, err = cmd.StdinPipe(); err != nil {
-			return nil, &sshError{err}
+			return nil, &sshError{err: err}
 		}
 		if c.stdout, err = cmd.StdoutPipe(); err != nil {
-			return nil, &sshError{err}
+			return nil, &sshError{err: err}
 		}
 		if err := cmd.Start(); err != nil {
-			return nil, &sshError{err}
+			return nil, &sshError{err: err}
 		}
 		return c, nil
 	}
@@ -105,7 +124,7 @@ func (c *cmdConn) Read(p []byte) (int, error) {
 		case <-time.After(exitWait):
 		}
 		if msg := c.stderr.String(); msg != "" {
-			return 0, &sshError{fmt.Errorf("%w: %s", io.ErrUnexpectedEOF, msg)}
+			return 0, &sshError{err: io.ErrUnexpectedEOF, reason: msg}
 		}
 	}
 	return n, err
@@ -132,9 +151,9 @@ func (c *cmdConn) Close() error {
 
 func (c *cmdConn) wrap(err error) error {
 	if msg := c.stderr.String(); msg != "" {
-		return &sshError{fmt.Errorf("%w: %s", err, msg)}
+		return &sshError{err: err, reason: msg}
 	}
-	return &sshError{err}
+	return &sshError{err: err}
 }
 
 func (c *cmdConn) LocalAddr() net.Addr                { return cmdAddr{} }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -19,13 +20,14 @@ import (
 // answers (Reachable), that the underlay address is configured on one of its
 // interfaces (UnderlayFound), and that the kernel can make VXLAN devices
 // (VXLAN). DockerVersion is left for the Docker driver to fill. Problems are
-// reported in Error, never returned.
+// reported in Error (without the host's name: whoever shows it names the
+// host), never returned.
 func (t *Tunnels) Probe(ctx context.Context, underlay string) drivers.HostStatus {
 	var st drivers.HostStatus
 	var errs []error
 	addrs, err := retryValue(ctx, func() ([]vnl.Addr, error) { return t.h.AddrList(nil, vnl.FAMILY_ALL) })
 	if err != nil {
-		st.Error = fmt.Sprintf("host %s: list addresses: %v", t.host, err)
+		st.Error = fmt.Sprintf("list addresses: %v", err)
 		return st
 	}
 	st.Reachable = true
@@ -44,9 +46,11 @@ func (t *Tunnels) Probe(ctx context.Context, underlay string) drivers.HostStatus
 	if st.VXLAN, err = t.vxlanAvailable(ctx, "/sys/module/vxlan"); err != nil {
 		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		st.Error = fmt.Sprintf("host %s: %v", t.host, err)
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
 	}
+	st.Error = strings.Join(msgs, "; ")
 	return st
 }
 

@@ -94,7 +94,7 @@ func connectHost(key string, h schema.Host, scope string, log *slog.Logger, out 
 	if err != nil {
 		// A missing namespace is a host that is down, not a config error.
 		dh.Probe = func(context.Context) drivers.HostStatus {
-			return drivers.HostStatus{Error: fmt.Sprintf("host %s: netns %q: %v", key, h.Netns, err)}
+			return drivers.HostStatus{Error: fmt.Sprintf("netns %q: %v", h.Netns, err)}
 		}
 		return dh, nil
 	}

@@ -35,7 +35,7 @@ func TestSiteDown(t *testing.T) {
 	res := r.rensei("apply", "--yes", r.dir)
 	wantExit(t, res, 1)
 	wantContains(t, "apply error", res.stderr, "unreachable", "far/docker")
-	wantContains(t, "apply plan", res.stdout, "host unreachable")
+	wantContains(t, "apply plan", res.stdout, "far/docker: unreachable, not planned: Cannot connect to the Docker daemon at")
 	for _, name := range []string{r.container("web", "0"), r.container("web", "1"), r.container("shell", "0")} {
 		mustRun(t, cli, name)
 	}
