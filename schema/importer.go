@@ -12,6 +12,10 @@ import (
 	"github.com/google/go-jsonnet"
 )
 
+// The library's reference, docs/library.md, is generated from its doc
+// comments.
+//go:generate go run ./cmd/libdoc
+
 //go:embed lib/*.libsonnet
 var libFS embed.FS
 
