@@ -23,7 +23,8 @@ func newLab(g *globals) *cobra.Command {
 …): per site a network namespace rs-lab-<x> with its own dockerd and an
 underlay address 198.18.0.<n> on a WAN bridge (in namespace rs-lab-wan), and
 the image rensei/busybox:latest loaded into every site engine.
-site-configs/lab.jsonnet describes these sites for a config repository.`,
+site-configs/lab.jsonnet describes these sites for a config repository.
+stop and start power one site off and on, for outage drills.`,
 	}
 	cmd.PersistentFlags().IntVar(&opts.Sites, "sites", 0, "number of sites (default 3 for up; all present for status and down)")
 	cmd.PersistentFlags().StringVar(&opts.Image, "image", "", "image loaded into every site (default rensei/busybox:latest)")
@@ -73,11 +74,51 @@ site-configs/lab.jsonnet describes these sites for a config repository.`,
 			return writeLab(g, st, output)
 		},
 	}
+	stop := &cobra.Command{
+		Use:   "stop SITE",
+		Short: "Power a site off: its dockerd, containerd and containers are killed at once",
+		Long: `Stop cuts one site's power, as an outage would: its dockerd, containerd
+and every container get SIGKILL at once. The namespace, the WAN link,
+the container records and the data stay, so start brings the site back as
+after a reboot (containers with a restart policy start again). Stopping a
+stopped site is not an error. Unlike up and down, stop and start do not
+wait for the lab lock: failing a site under a running test is what an
+outage test does.`,
+		Example: `  rensei lab stop site-b
+  rensei lab start site-b`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Log = g.logger()
+			if err := lab.StopSite(cmd.Context(), opts, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s powered off\n", args[0])
+			return nil
+		},
+	}
+	start := &cobra.Command{
+		Use:   "start SITE",
+		Short: "Power a site on again and wait until its engine answers",
+		Long: `Start brings a site back after stop (or repairs its namespace, link and
+dockerd as up does for that site) and waits until its engine answers.
+Containers with a restart policy start again by themselves; the overlay
+tunnels and anything else Rensei owns come back with the next pass
+(rensei apply, or a running daemon).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Log = g.logger()
+			if err := lab.StartSite(cmd.Context(), opts, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s powered on\n", args[0])
+			return nil
+		},
+	}
 	up.Flags().StringArrayVar(&load, "load", nil, "also copy this image from the machine's engine into every site (repeatable), e.g. rensei/notebook:latest; build it first with make images")
 	for _, c := range []*cobra.Command{up, status} {
 		c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	}
-	cmd.AddCommand(up, down, status)
+	cmd.AddCommand(up, down, status, stop, start)
 	return cmd
 }
 

@@ -4,11 +4,19 @@
 #   web       nginx only;  rsyncd: the rsync daemon only
 #   standby   every SYNC_INTERVAL s: rsync -a --delete from PRIMARY_ADDR into DATA_DIR, then a
 #             restic snapshot of DATA_DIR into RESTIC_REPOSITORY (every RESTIC_INTERVAL s).
-#             Serves nothing until promoted. "rensei-backup promote" (docker exec) or a
-#             restart with role primary on the same volume promotes it.
+#             Serves no data until promoted; its rsync daemon exports the restic repository
+#             read-only (module "restic") for restores at other sites (EXPORT_RESTIC=0: off).
+#             "rensei-backup promote" (docker exec) or a restart with role primary on the
+#             same volume promotes it.
 #   promote   (run inside a standby) stop pulling, serve the last replicated data as primary
 #   snapshot  one restic backup of DATA_DIR now
-#   restore   restic restore [SNAPSHOT] (default latest) into RESTORE_DIR, files at its top
+#   restore   restic restore [SNAPSHOT] (default latest) into RESTORE_DIR, files at its top.
+#             RESTIC_FROM=ADDR: first copy the repository from the rsync daemon at ADDR
+#             (module "restic"), so a restore can run at another site than the backup.
+#             RESTORE_THEN=idle: a restore drill that stays up (a declared container is
+#             started again when it exits): retry until a snapshot exists, restore once
+#             (never into a non-empty RESTORE_DIR), write the checksums to
+#             $(dirname RESTORE_DIR)/restore.sha256, then idle.
 #   status    last sync and snapshots;   shell: a shell
 # Files placed into the container (paths can be changed by the variables in brackets):
 #   /etc/rensei/rsync.password   [RSYNC_PASSWORD_FILE] the replication password (both sides)
@@ -23,6 +31,9 @@
 #   RSYNC_MODULE (data)  RSYNC_HOSTS_ALLOW (primary: e.g. the standby's address; default all)
 #   SYNC_INTERVAL (60 s)  RESTIC_INTERVAL (SYNC_INTERVAL; 0 = no restic)  RESTIC_KEEP_LAST (48)
 #   WEB_PORT (80)  RSYNC_PORT (873)  SERVE_WHILE_STANDBY (0; 1 = nginx serves the copy read-only)
+#   EXPORT_RESTIC (1: the rsync daemon of primary and standby also exports RESTIC_REPOSITORY
+#   read-only as module "restic")  RESTIC_FROM (restore: copy the repository from this
+#   address first)  RESTORE_THEN (exit | idle)  RESTORE_RETRY (idle: seconds between tries, 5)
 set -euo pipefail
 
 log() { echo "rensei-backup: $(date -u +%FT%TZ) $*" >&2; }
@@ -117,6 +128,23 @@ max connections = 8
     hosts allow = ${RSYNC_HOSTS_ALLOW:-*}
     exclude = lost+found/
 EOF
+	if [ "${EXPORT_RESTIC:-1}" = 1 ] && [ -d "$RESTIC_REPOSITORY" ]; then
+		# The backup's restic repository, for a restore at another site (role restore with
+		# RESTIC_FROM). restic encrypts it: its password is not needed to copy it.
+		cat >>"$RUN/rsyncd.conf" <<EOF
+[restic]
+    path = $RESTIC_REPOSITORY
+    comment = rensei restic repository (read-only)
+    read only = yes
+    list = yes
+    uid = root
+    gid = root
+    auth users = $RSYNC_USER
+    secrets file = $RUN/rsyncd.secrets
+    strict modes = yes
+    hosts allow = ${RSYNC_RESTORE_HOSTS_ALLOW:-*}
+EOF
+	fi
 	umask 022
 }
 
@@ -148,6 +176,43 @@ serve() {
 	exit 1
 }
 
+kill_standby_daemons() {
+	local f pid
+	for f in "$RUN/standby-nginx.pid" "$RUN/standby-rsyncd.pid"; do
+		[ -r "$f" ] || continue
+		pid="$(cat "$f")"
+		rm -f "$f"
+		kill "$pid" 2>/dev/null || continue
+		# the port must be free before the primary role binds it
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
+}
+
+# restore_once [SNAPSHOT]: copy the repository from RESTIC_FROM when set, then restic restore
+# into RESTORE_DIR. Non-zero when there is nothing to restore (yet).
+restore_once() {
+	restic_password_setup
+	mkdir -p "$RESTORE_DIR"
+	local lock=()
+	if [ -n "${RESTIC_FROM:-}" ]; then
+		local copy="$STATE/restic-copy"
+		umask 077
+		rsync_password >"$RUN/rsync.password"
+		umask 022
+		mkdir -p "$copy"
+		rsync -a --delete --numeric-ids --timeout=60 --contimeout=10 \
+			--password-file="$RUN/rsync.password" \
+			"rsync://$RSYNC_USER@$RESTIC_FROM:$RSYNC_PORT/restic/" "$copy/" || return 1
+		export RESTIC_REPOSITORY="$copy"
+		log "copied the restic repository from $RESTIC_FROM ($(du -sh "$copy" | cut -f1))"
+	fi
+	# a repository mounted read-only cannot take restic's lock
+	case "$RESTIC_REPOSITORY" in /*) touch "$RESTIC_REPOSITORY/.rw-test" 2>/dev/null &&
+		rm -f "$RESTIC_REPOSITORY/.rw-test" || lock=(--no-lock) ;; esac
+	restic "${lock[@]}" restore "${1:-latest}" --target "$RESTORE_DIR" || return 1
+	log "restored ${1:-latest} into $RESTORE_DIR"
+}
+
 restic_ensure_repo() {
 	restic_password_setup
 	mkdir -p "$RESTIC_REPOSITORY" "$RESTIC_CACHE_DIR"
@@ -177,13 +242,21 @@ standby() {
 		nginx -c "$RUN/nginx.conf" -g 'daemon off;' &
 		echo $! >"$RUN/standby-nginx.pid"
 	fi
-	trap 'exit 0' TERM INT
+	if [ "${EXPORT_RESTIC:-1}" = 1 ] && [ "$RESTIC_INTERVAL" != 0 ]; then
+		# the restic repository, read-only, for restores at other sites
+		mkdir -p "$RESTIC_REPOSITORY"
+		rsyncd_conf
+		rsync --daemon --no-detach --log-file=/dev/stderr --config="$RUN/rsyncd.conf" &
+		echo $! >"$RUN/standby-rsyncd.pid"
+		log "rsync daemon exporting $RESTIC_REPOSITORY read-only as module restic"
+	fi
+	trap 'kill_standby_daemons; exit 0' TERM INT
 	log "standby: pulling $src into $DATA_DIR every ${SYNC_INTERVAL}s (restic every ${RESTIC_INTERVAL}s)"
 	local last_restic=0 t cycle_start left
 	while :; do
 		if [ -e "$RUN/promote" ]; then
 			log "promoted: serving the last replicated data (synced $(cat "$STATE/last-sync" 2>/dev/null || echo never))"
-			[ -r "$RUN/standby-nginx.pid" ] && kill "$(cat "$RUN/standby-nginx.pid")" 2>/dev/null && sleep 0.2
+			kill_standby_daemons
 			trap - TERM INT
 			serve nginx rsyncd
 		fi
@@ -225,14 +298,29 @@ promote)
 	;;
 snapshot) restic_ensure_repo; snapshot; restic snapshots --compact ;;
 restore)
-	restic_password_setup
+	if [ "${RESTORE_THEN:-exit}" != idle ]; then
+		restore_once "${1:-latest}" || die "restore of ${1:-latest} failed"
+		exit 0
+	fi
+	# A restore drill that stays up: restore once into an empty RESTORE_DIR, record the
+	# checksums, then idle (a restart finds the files and does not restore again).
+	trap 'exit 0' TERM INT
 	mkdir -p "$RESTORE_DIR"
-	lock=()
-	# a repository mounted read-only cannot take restic's lock
-	case "$RESTIC_REPOSITORY" in /*) touch "$RESTIC_REPOSITORY/.rw-test" 2>/dev/null &&
-		rm -f "$RESTIC_REPOSITORY/.rw-test" || lock=(--no-lock) ;; esac
-	restic "${lock[@]}" restore "${1:-latest}" --target "$RESTORE_DIR"
-	log "restored ${1:-latest} into $RESTORE_DIR"
+	sums="$(dirname "$RESTORE_DIR")/restore.sha256"
+	if [ -n "$(ls -A "$RESTORE_DIR" 2>/dev/null | grep -v '^lost+found$')" ]; then
+		log "$RESTORE_DIR is not empty: restored before, not again"
+	else
+		until restore_once "${1:-latest}"; do
+			log "nothing to restore yet; again in ${RESTORE_RETRY:-5}s"
+			sleep "${RESTORE_RETRY:-5}" &
+			wait $! || true
+		done
+		(cd "$RESTORE_DIR" && find . -type f ! -path './lost+found/*' -print0 | sort -z |
+			xargs -0 -r sha256sum) >"$sums.tmp" && mv "$sums.tmp" "$sums"
+		log "restore complete: $(wc -l <"$sums") files, checksums in $sums"
+	fi
+	sleep infinity &
+	wait $!
 	;;
 status)
 	echo "last-sync: $(cat "$STATE/last-sync" 2>/dev/null || echo never)"

@@ -1,12 +1,21 @@
 #!/bin/bash
 # rensei-dask-entrypoint ROLE [ARGS...]
-#   ROLE: scheduler | worker | data-server | generate | client | shell (default $DASK_ROLE)
+#   ROLE: scheduler | worker | data-server | generate | client | stage | job | shell
+#         (default $DASK_ROLE)
+#   stage [GENERATE ARGS]  generate the data set into DATA_DIR unless its manifest.json is
+#                          there, then stay up (a declared container is started again when it
+#                          exits, so one-shot steps idle once done)
+#   job [CLIENT ARGS]      run the aggregate client until it succeeds, write its JSON to
+#                          RESULT_FILE (default /results/result.json) unless that file is
+#                          there, then stay up
 # Every daemon runs as user "dask" (uid 1000). Configuration: environment variables (README.md)
 # and optionally a placed Dask config file (/etc/dask/*.yaml, read by Dask itself).
 #   DASK_HOST                 the static overlay IPv4 address this container listens on AND
 #                             advertises (scheduler, worker, data-server). Set it: the default
 #                             guess (the interface of the default route) is wrong on a
-#                             container with several networks.
+#                             container with several networks. "auto": the source address of
+#                             the route to the scheduler (else the one global IPv4 address),
+#                             for replicas that share one environment
 #   DASK_CONTACT_ADDRESS      worker: advertise this (tcp://ADDR:PORT) instead, when the worker
 #                             is reached through a NAT/published port; it then listens on
 #                             DASK_LISTEN_ADDRESS (default tcp://0.0.0.0:$DASK_WORKER_PORT)
@@ -24,6 +33,8 @@
 #   DATA_DIR                  data-server, generate, worker (/data)
 #   DATA_HTTP_PORT            data-server (8000)
 #   RENSEI_HOSTS_FILE         (/etc/rensei/hosts) lines appended to /etc/hosts at start
+#   RESULT_FILE               job (/results/result.json)
+#   JOB_RETRY                 job: seconds between attempts (5)
 set -euo pipefail
 
 log() { echo "rensei-dask: $*" >&2; }
@@ -49,6 +60,25 @@ else
 	AS_DASK=()
 fi
 cd /var/lib/dask
+
+# DASK_HOST=auto: the replicas of a group share one environment, so none can be told its own
+# address; take the source address of the route to the scheduler (the overlay), else the one
+# global IPv4 address the container has.
+if [ "${DASK_HOST:-}" = auto ]; then
+	DASK_HOST=""
+	if [ -n "${DASK_SCHEDULER_ADDRESS:-}" ]; then
+		sip="${DASK_SCHEDULER_ADDRESS#*://}"
+		sip="${sip%:*}"
+		DASK_HOST="$(ip -4 -o route get "$sip" 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')"
+	fi
+	if [ -z "$DASK_HOST" ]; then
+		mapfile -t addrs < <(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
+		[ "${#addrs[@]}" = 1 ] || die "DASK_HOST=auto: ${#addrs[@]} global IPv4 addresses (${addrs[*]:-none}); set DASK_HOST"
+		DASK_HOST="${addrs[0]}"
+	fi
+	export DASK_HOST
+	log "DASK_HOST=auto: $DASK_HOST"
+fi
 
 case "$ROLE" in
 scheduler)
@@ -98,10 +128,41 @@ generate)
 client)
 	exec "${AS_DASK[@]}" /usr/local/bin/rensei-dask-aggregate "$@"
 	;;
+stage)
+	trap 'exit 0' TERM INT
+	if [ "$(id -u)" = 0 ]; then install -d -o dask -g dask "$DATA_DIR"; chown dask:dask "$DATA_DIR"; fi
+	if [ -e "$DATA_DIR/manifest.json" ]; then
+		log "data set already staged in $DATA_DIR: $(head -c 200 "$DATA_DIR/manifest.json" | tr -d '\n ')"
+	else
+		"${AS_DASK[@]}" /usr/local/bin/rensei-dask-generate "$@"
+		log "staged the data set in $DATA_DIR"
+	fi
+	sleep infinity &
+	wait $!
+	;;
+job)
+	trap 'exit 0' TERM INT
+	: "${RESULT_FILE:=/results/result.json}"
+	dir="$(dirname "$RESULT_FILE")"
+	if [ "$(id -u)" = 0 ]; then install -d -o dask -g dask "$dir"; chown dask:dask "$dir"; fi
+	if [ -e "$RESULT_FILE" ]; then
+		log "result already in $RESULT_FILE: not computed again"
+	else
+		until "${AS_DASK[@]}" /usr/local/bin/rensei-dask-aggregate "$@" >"$dir/.result.tmp"; do
+			log "job failed (see above); again in ${JOB_RETRY:-5}s"
+			sleep "${JOB_RETRY:-5}" &
+			wait $! || true
+		done
+		mv "$dir/.result.tmp" "$RESULT_FILE"
+		log "job done: $RESULT_FILE"
+	fi
+	sleep infinity &
+	wait $!
+	;;
 shell)
 	exec "${@:-/bin/bash}"
 	;;
 *)
-	die "unknown role '$ROLE' (scheduler, worker, data-server, generate, client, shell)"
+	die "unknown role '$ROLE' (scheduler, worker, data-server, generate, client, stage, job, shell)"
 	;;
 esac

@@ -15,12 +15,12 @@ import (
 // environment is active there with containers placed.
 func TestExamplesPlace(t *testing.T) {
 	names := exampleNames(t)
-	for _, want := range []string{"quickstart", "lab-course", "data-analysis", "hpc", "backup-site"} {
+	for _, want := range []string{"quickstart", "lab-course", "data-analysis", "hpc", "backup-site", "lb-service", "bigdata-workflow"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("example %s is missing (found %v)", want, names)
 		}
 	}
-	withReadme := []string{"lab-course", "data-analysis", "hpc", "backup-site"}
+	withReadme := []string{"lab-course", "data-analysis", "hpc", "backup-site", "lb-service", "bigdata-workflow"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			fsys := os.DirFS(filepath.Join(examplesDir(t), name))

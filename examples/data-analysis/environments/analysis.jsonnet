@@ -1,25 +1,23 @@
-// A data-analysis cluster in the shape of Spark standalone, on one L2
-// overlay across sites (sites/lab.jsonnet):
-//   - the data node stays on campus (site-a): the data set lives on its
-//     persistent volume and is served from 198.19.40.20;
-//   - the master (198.19.40.10) and the workers run at the cloud site
-//     (site-b) and read their partitions from the data node across the
-//     overlay, as if both sites were one LAN.
-// Scale with workers=; move compute by changing computeSites.
-local t = import 'templates.libsonnet';
+// Data analysis with the data on campus and the compute in the cloud, on
+// one overlay across the lab's sites (sites/lab.jsonnet), with Dask from
+// Debian (image rensei/dask; Spark and Hadoop are not packaged in Debian):
+//   - site-a (campus) holds the data set in the volume "dataset": group
+//     "stage" generates it once; group "data" is a Dask worker that mounts
+//     it read-only and is the only one allowed to load it (DATA=1);
+//   - site-b (cloud) runs the scheduler and two compute workers
+//     (COMPUTE=1), which receive each loaded file over the overlay and
+//     compute on it.
+// Run the analysis from the scheduler's container (see the README); its
+// JSON says which worker at which site ran each task.
+local research = import 'research.libsonnet';
 
-// Four partitions of a small CSV data set, rendered here.
-local part(i) =
-  'station,hour,celsius\n'
-  + std.join('', ['st' + i + ',' + h + ',' + (10 + (h * 7 + i * 3) % 15) + '\n' for h in std.range(0, 23)]);
-
-t.spark(
+research.dask(
   'analysis',
   subnet='198.19.40.0/24',
-  computeSites=['site-b'],
   dataSite='site-a',
-  workers=3,
-  dataset={ ['part-' + i + '.csv']: part(i) for i in std.range(0, 3) },
+  workers={ 'site-b': 2 },
+  files=16,
+  rows=100000,
   owner='research-group@example.edu',
   labels={ project: 'climate' },
 )

@@ -1,17 +1,26 @@
-// An HPC cluster in the shape of MPI with a batch queue: a head node on
-// 198.19.50.10 and four compute nodes at site-a, sharing the queue volume.
-// This is a template to start from, not a scheduler: the queue is a
-// directory that compute nodes poll (see the README).
-local t = import 'templates.libsonnet';
+// An HPC cluster across the lab's three sites (sites/lab.jsonnet): Slurm
+// 22.05 with MUNGE and OpenMPI from Debian (image rensei/slurm).
+//   - the controller (slurmctld) and the login node at site-a;
+//   - one compute node at each site: compute-site-a-0, compute-site-b-0,
+//     compute-site-c-0, on one overlay, each with a home volume.
+// slurm.conf is rendered from the counts below with each node's static
+// address. To add a node, raise a count and apply: only the controller is
+// replaced, the node joins, running jobs keep running.
+// The MUNGE key is the secret "munge" (32 bytes or more) in the secrets
+// directory of the machine that applies (--secrets-dir), never in Git.
+local research = import 'research.libsonnet';
 
-t.mpi(
+research.slurm(
   'hpc',
   subnet='198.19.50.0/24',
-  site='site-a',
-  nodes=4,
-  slots=1,
+  controller='site-a',
+  compute={
+    'site-a': 1,
+    'site-b': 1,
+    'site-c': 1,
+  },
+  cpus=1,
+  memory='512Mi',
   owner='hpc-admins@example.edu',
   labels={ project: 'batch-demo' },
-  cpus=0.5,
-  memory='128Mi',
 )
