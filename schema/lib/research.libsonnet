@@ -30,6 +30,10 @@ local r = import 'rensei.libsonnet';
   // address(group, instance) is a reference to the static overlay address
   // of an instance of this environment, filled in at placement.
   //
+  // Parameters:
+  //   group: the group's name.
+  //   instance: the instance's name ('0', '1', … for replicas).
+  //
   // Example:
   //   research.address('ctl')  // '${rensei:address:ctl/0}'
   address(group, instance='0'):: '${rensei:address:' + group + '/' + instance + '}',
@@ -37,6 +41,10 @@ local r = import 'rensei.libsonnet';
   // hostAddr(subnet, n) is the n-th address of an IPv4 subnet whose
   // network address ends in .0; n must stay below 256. Static addresses go
   // in the subnet's first block (the first eighth by default).
+  //
+  // Parameters:
+  //   subnet: an IPv4 CIDR whose network address ends in .0.
+  //   n: the host number.
   //
   // Example:
   //   research.hostAddr('198.19.60.0/24', 10)  // '198.19.60.10'
@@ -46,6 +54,9 @@ local r = import 'rensei.libsonnet';
 
   // mebibytes(memory) is an amount of memory ('512Mi', '2Gi', '1.5Gi') in
   // whole MiB.
+  //
+  // Parameters:
+  //   memory: an amount with a binary unit (Ki, Mi, Gi, Ti).
   //
   // Example:
   //   research.mebibytes('2Gi')  // 2048
@@ -63,6 +74,10 @@ local r = import 'rensei.libsonnet';
   // prefix-site, each as { name, site, count, instances }, instances being
   // the instance names '0', '1', ….
   //
+  // Parameters:
+  //   prefix: the groups' name prefix.
+  //   counts: instances per site, e.g. { 'site-a': 1, 'site-b': 2 }.
+  //
   // Example:
   //   research.siteGroups('compute', { 'site-b': 2 })
   //   // [{ name: 'compute-site-b', site: 'site-b', count: 2, instances: ['0', '1'] }]
@@ -78,6 +93,12 @@ local r = import 'rensei.libsonnet';
   ],
 
   // total(counts) is the sum of the values of counts.
+  //
+  // Parameters:
+  //   counts: an object of numbers.
+  //
+  // Example:
+  //   research.total({ 'site-a': 1, 'site-b': 2 })  // 3
   total(counts):: std.foldl(function(sum, k) sum + counts[k], std.objectFields(counts), 0),
 
   local window(active) = if active != null then { active: active } else {},
@@ -118,10 +139,14 @@ local r = import 'rensei.libsonnet';
   //   cpus: CPUs per compute node (a whole number: Slurm's CPUs=).
   //   memory: memory per compute node (Slurm's RealMemory=).
   //   mungeSecret: the name of the secret holding the MUNGE key.
-  //   image: the Slurm image; computeImage: compute nodes' (null: image).
+  //   image: the Slurm image.
+  //   computeImage: the compute nodes' image (null: image), e.g. one
+  //     built with DEVEL=0 (no compiler).
   //   partition: the partition holding every compute node.
   //   extraConfig: lines appended to slurm.conf.
-  //   active, owner, labels: as in every environment.
+  //   active: the environment's window, { from, until } (null: always).
+  //   owner: the environment's owner.
+  //   labels: the environment's labels.
   //
   // Example:
   //   research.slurm('hpc', '198.19.50.0/24', controller='site-a',
@@ -263,15 +288,21 @@ local r = import 'rensei.libsonnet';
   // the volume of one host: both pack onto dataSite's first host.
   //
   // Parameters:
-  //   name, subnet: the environment and its overlay "data".
+  //   name: the environment's name.
+  //   subnet: the IPv4 subnet of its overlay "data".
   //   dataSite: the site holding the data (campus).
   //   workers: compute workers per site, e.g. { 'site-b': 2 }.
   //   schedulerSite: the scheduler's site (null: the first compute site).
   //   dataWorkers: workers at the data site (DATA=1).
-  //   files, rows: the size of the generated data set.
-  //   cpus, memory: per worker (the worker's memory limit is 85% of it).
+  //   files: the number of files of the generated data set.
+  //   rows: the int64 numbers per file.
+  //   cpus: CPUs per worker.
+  //   memory: memory per worker (Dask's memory limit is 85% of it).
   //   job: null, or { site: 'site-a', mode: 'pinned' } (see above).
-  //   image, active, owner, labels: as usual.
+  //   image: the Dask image.
+  //   active: the environment's window, { from, until } (null: always).
+  //   owner: the environment's owner.
+  //   labels: the environment's labels.
   //
   // Example:
   //   research.dask('analysis', '198.19.40.0/24', dataSite='site-a',
@@ -400,15 +431,24 @@ local r = import 'rensei.libsonnet';
   // replication.
   //
   // Parameters:
-  //   name, subnet: the environment and its overlay "svc".
-  //   primary, standby: the sites of the service and of the standby.
+  //   name: the environment's name.
+  //   subnet: the IPv4 subnet of its overlay "svc" (a .0 network: the
+  //     service is .10, the standby .11).
+  //   primary: the site of the service.
+  //   standby: the site of the standby.
   //   interval: seconds between syncs (start to start).
   //   resticInterval: seconds between snapshots (null: interval; 0: none).
   //   keepLast: snapshots kept.
-  //   restoreDrill: null or { site: 'site-a', id: '1' }.
+  //   restoreDrill: null, or { site: 'site-a', id: '1' }.
   //   port: null, or a host port for the service.
-  //   rsyncSecret, resticSecret: the names of the two secrets.
-  //   image, cpus, memory, active, owner, labels: as usual.
+  //   rsyncSecret: the name of the secret holding the rsync password.
+  //   resticSecret: the name of the secret holding the restic password.
+  //   image: the backup image.
+  //   cpus: CPUs of each container.
+  //   memory: memory of each container.
+  //   active: the environment's window, { from, until } (null: always).
+  //   owner: the environment's owner.
+  //   labels: the environment's labels.
   //
   // Example:
   //   research.backupSite('web', '198.19.60.0/24', primary='site-a', standby='site-b')
@@ -512,13 +552,21 @@ local r = import 'rensei.libsonnet';
   // that is powered off takes its containers with it.
   //
   // Parameters:
-  //   name, subnet: the environment and its overlay "web".
+  //   name: the environment's name.
+  //   subnet: the IPv4 subnet of its overlay "web".
   //   lb: { site, port: 8080, statsPort: null }.
   //   replicas: web servers per site, e.g. { 'site-a': 1, 'site-b': 1 }.
   //   page: the HTML of /index.html (null: a page naming the service).
-  //   checkInterval, connectTimeout: HAProxy's health check interval and
-  //     connect timeout.
-  //   image, lbImage, cpus, memory, active, owner, labels: as usual.
+  //   checkInterval: HAProxy's health check interval.
+  //   connectTimeout: HAProxy's connect timeout; a request whose connect
+  //     takes longer is retried on another replica.
+  //   image: the web servers' image.
+  //   lbImage: the load balancer's image.
+  //   cpus: CPUs of each web server.
+  //   memory: memory of each web server.
+  //   active: the environment's window, { from, until } (null: always).
+  //   owner: the environment's owner.
+  //   labels: the environment's labels.
   //
   // Example:
   //   research.loadBalanced('shop', '198.19.70.0/24', lb={ site: 'site-c' },
@@ -624,11 +672,19 @@ local r = import 'rensei.libsonnet';
   // container goes and the volumes (the data set and the results) stay.
   //
   // Parameters:
-  //   name, subnet: the environment and its overlay "data".
-  //   campus, cloud: the data site and the compute site.
+  //   name: the environment's name.
+  //   subnet: the IPv4 subnet of its overlay "data".
+  //   campus: the data site: data set, DATA worker, job and results.
+  //   cloud: the compute site: scheduler and workers.
   //   active: the window, { from, until } (required: a workflow ends).
   //   workers: compute workers in the cloud.
-  //   files, rows, cpus, memory, image, owner, labels: as in dask(...).
+  //   files: as in dask(...).
+  //   rows: as in dask(...).
+  //   cpus: as in dask(...).
+  //   memory: as in dask(...).
+  //   image: as in dask(...).
+  //   owner: the environment's owner.
+  //   labels: the environment's labels.
   //
   // Example:
   //   research.bigData('climate-2027', '198.19.44.0/24', campus='site-a', cloud='site-b',
