@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 )
@@ -79,7 +80,7 @@ func (e *Engines) describeHost(ctx context.Context, host string, rows []*Instanc
 func describe(ctx context.Context, cli *client.Client, i *Instance) error {
 	c, err := cli.ContainerInspect(ctx, i.ID)
 	switch {
-	case client.IsErrNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		i.ID = ""
 		if i.Desired {
 			i.State = StateMissing

@@ -3,14 +3,17 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/drivers/fake"
 	"github.com/rensei-dev/rensei/reconcile/change"
 	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/schema"
 )
 
@@ -275,5 +278,39 @@ func TestUpcoming(t *testing.T) {
 	}
 	if opens := head.Openings(schema.MustTime("2027-09-02").T); len(opens) != 0 {
 		t.Errorf("after the opening nothing is scheduled: %+v", opens)
+	}
+}
+
+// TestEnvironmentCommit: the last applied commit is the one on the most
+// recently made container; older ones are listed after it.
+func TestEnvironmentCommit(t *testing.T) {
+	rev := loadOps(t, "'a'")
+	want, _ := rev.At(now)
+	day := func(d int) time.Time { return now.AddDate(0, 0, d) }
+	l := engine.InstanceList{Instances: []engine.Instance{
+		{Env: "cs", Group: "student", Member: "ann", Desired: true, State: engine.StateRunning, Commit: "c1", Created: day(-3)},
+		{Env: "cs", Group: "student", Member: "bob", Desired: true, State: engine.StateRunning, Commit: "c3", Created: day(-1)},
+		{Env: "cs", Group: "student", Member: "cyd", Desired: true, State: engine.StateRunning, Commit: "c2", Created: day(-2)},
+		{Env: "gone", Group: "g", Member: "0", State: engine.StateRunning, Commit: "c0", Created: day(-9)},
+	}}
+	envs := engine.Environments(rev.Topology, want, l, plan.Plan{})
+	byName := map[string]engine.EnvView{}
+	for _, v := range envs {
+		byName[v.Name] = v
+	}
+	if cs := byName["cs"]; cs.Commit != "c3" || !slices.Equal(cs.Commits, []string{"c3", "c2", "c1"}) {
+		t.Errorf("cs: commit %q, commits %v; want c3, then c2, c1", cs.Commit, cs.Commits)
+	}
+	if g := byName["gone"]; g.State != engine.EnvRemoved || g.Running != 1 || g.Desired != 0 {
+		t.Errorf("an environment only the hosts hold: %+v", g)
+	}
+}
+
+// TestSnapshotCommit: a revision read from Git is identified by its commit.
+func TestSnapshotCommit(t *testing.T) {
+	then := engine.Snapshot{Revision: engine.RevisionDigest{Commit: "1111"}}
+	cs := then.Changes(engine.Snapshot{Revision: engine.RevisionDigest{Commit: "2222"}})
+	if len(cs) != 1 || cs[0].Part != "revision" || cs[0].From != "1111" || cs[0].To != "2222" {
+		t.Errorf("changes: %+v", cs)
 	}
 }
