@@ -175,7 +175,7 @@ func (lp livePlan) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	v := planView{Plan: p, Upcoming: rev.Openings(now)}
+	v := planView{Plan: p, Upcoming: hosts.On(rev.Openings(now))}
 	err = render.Write(lp.g.stdout, lp.output, v, func(w io.Writer) error {
 		if err := render.Plan(w, p, colour(w)); err != nil {
 			return err

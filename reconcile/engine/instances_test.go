@@ -276,6 +276,14 @@ func TestUpcoming(t *testing.T) {
 	if len(opens) != 1 || opens[0].Diff.Counts().Containers.Create != 3 {
 		t.Errorf("openings: %+v, want next with +3 containers", opens)
 	}
+	cloud := &engine.Hosts{Drivers: map[string]drivers.Host{"cloud/h0": fake.New("cloud/h0").Drivers()}}
+	campus := &engine.Hosts{Drivers: map[string]drivers.Host{"campus/h0": fake.New("campus/h0").Drivers()}}
+	if on := cloud.On(opens); len(on) != 0 {
+		t.Errorf("next opens on campus only, yet on cloud: %+v", on)
+	}
+	if on := campus.On(opens); len(on) != 1 {
+		t.Errorf("next opens on campus: %+v", on)
+	}
 	if opens := head.Openings(schema.MustTime("2027-09-02").T); len(opens) != 0 {
 		t.Errorf("after the opening nothing is scheduled: %+v", opens)
 	}

@@ -169,3 +169,27 @@ func NoteUpcoming(d *compare.Diff, ups []Upcoming) {
 		d.Environments[i].Fields = append(d.Environments[i].Fields, f)
 	}
 }
+
+// On keeps, of each upcoming change, what happens on the connected hosts
+// (a command limited with --hosts); one that leaves them untouched is
+// dropped. Changes that could not be computed are kept.
+func (h *Hosts) On(ups []Upcoming) []Upcoming {
+	var out []Upcoming
+	for _, u := range ups {
+		if u.Error != "" {
+			out = append(out, u)
+			continue
+		}
+		var kept []compare.HostDiff
+		for _, hd := range u.Diff.Hosts {
+			if _, ok := h.Drivers[hd.Host]; ok {
+				kept = append(kept, hd)
+			}
+		}
+		if len(kept) > 0 {
+			u.Diff.Hosts = kept
+			out = append(out, u)
+		}
+	}
+	return out
+}
