@@ -87,12 +87,15 @@ is an error that says its state, since when, and on which host.`,
 }
 
 // execArgs splits exec's arguments: [PATH] ENV/GROUP/MEMBER -- COMMAND…,
-// or without "--" ENV/GROUP/MEMBER COMMAND… (as docker exec).
+// or without "--" [PATH] ENV/GROUP/MEMBER COMMAND… (as docker exec; PATH
+// is told from the instance by being a directory).
 func execArgs(args []string, dash int) (path []string, ref engine.InstanceRef, command []string, err error) {
 	before := args
 	switch {
 	case dash >= 0:
 		before, command = args[:dash], args[dash:]
+	case len(args) > 1 && isDir(args[0]):
+		before, command = args[:2], args[2:]
 	case len(args) > 0:
 		before, command = args[:1], args[1:]
 	}
@@ -108,6 +111,11 @@ func execArgs(args []string, dash int) (path []string, ref engine.InstanceRef, c
 	}
 	ref, err = engine.ParseInstanceRef(before[0])
 	return path, ref, command, err
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // findInstance observes the hosts (those of --hosts) and finds ref among
