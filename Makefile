@@ -10,7 +10,8 @@ FUZZTIME ?= 20s
 # Where make release writes its artifacts.
 DIST ?= dist
 # Debian packages the tests and the lab need.
-APT_PACKAGES := busybox-static iproute2 util-linux git iputils-ping mmdebstrap
+# chromium: the browser tests (chromedp); docker-compose: the benchmark peer.
+APT_PACKAGES := busybox-static iproute2 util-linux git iputils-ping mmdebstrap chromium docker-compose
 
 .PHONY: help
 help: ## list the targets
@@ -29,13 +30,16 @@ deps: ## install the Debian packages the image, the tests and the lab need (as r
 build: ## build bin/rensei
 	$(GO) build -o $(BIN) ./cmd/rensei
 
-.PHONY: images
-images: deps ## build the images: rensei/busybox (FROM scratch), the Debian base (mmdebstrap) and every images/* on it
+.PHONY: busybox
+busybox: deps ## build rensei/busybox:latest FROM scratch around Debian's busybox-static (what the quickstart runs)
 	$(GO) run ./test/images/build
+
+.PHONY: images
+images: busybox ## build every image: rensei/busybox, the Debian base (mmdebstrap) and every images/* on it (cached by content)
 	$(GO) run ./images/build
 
 .PHONY: run
-run: images build ## converge this machine's Docker engine to the embedded quickstart
+run: busybox build ## converge this machine's Docker engine to the embedded quickstart
 	$(BIN) apply --yes --example quickstart
 
 .PHONY: test
