@@ -364,9 +364,9 @@ func TestOps(t *testing.T) {
 	switch {
 	case mine == nil || next == nil:
 		t.Fatalf("env list: %+v", envs)
-	case mine.State != "active" || mine.Desired != 3 || mine.Running != 3 || len(mine.Drift) != 2 || len(mine.Problems) != 1 || mine.Problems[0].Code != engine.ProblemNotRunning:
+	case mine.State != "active" || mine.Desired != 3 || mine.Running != 2 || mine.Undesired != 1 || len(mine.Drift) != 2 || len(mine.Problems) != 1 || mine.Problems[0].Code != engine.ProblemNotRunning:
 		t.Errorf("env list, %s: %+v", e, *mine)
-	case len(mine.Sites) != 1 || !reflect.DeepEqual(mine.Sites[0], engine.EnvSite{Site: "local", Desired: 3, Running: 3, Hosts: []engine.EnvHost{{Host: "local/docker", Desired: 3, Running: 3}}}):
+	case len(mine.Sites) != 1 || !reflect.DeepEqual(mine.Sites[0], engine.EnvSite{Site: "local", Desired: 3, Running: 2, Hosts: []engine.EnvHost{{Host: "local/docker", Desired: 3, Running: 2}}}):
 		t.Errorf("env list, %s, sites: %+v", e, mine.Sites)
 	case next.State != "scheduled" || next.Desired != 0:
 		t.Errorf("env list, %sn: %+v", e, *next)
@@ -374,7 +374,7 @@ func TestOps(t *testing.T) {
 	res = mustCLI(t, 0, "env", "list", r.dir)
 	wantIn(t, "env list", res.stdout, "ENVIRONMENT", e+"n", "scheduled", "opens 2099-01-01")
 	res = mustCLI(t, 0, "env", "show", r.dir, e)
-	wantIn(t, "env show", res.stdout, "Environment "+e, "State:     active, always", "Instances: 3 running of 3 desired",
+	wantIn(t, "env show", res.stdout, "Environment "+e, "State:     active, always", "Instances: 2 running of 3 desired; 1 container(s) no longer desired",
 		"Drift:     2 step(s)", "- container "+stray, "not-running: "+e+"/web/1 on local/docker: exited (code 137)")
 	res = mustCLI(t, 1, "env", "show", r.dir, "nosuch")
 	wantIn(t, "env show nosuch", res.err.Error(), `no environment "nosuch"`, e)

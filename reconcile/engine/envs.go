@@ -27,11 +27,13 @@ type EnvView struct {
 	State string    `json:"state"`
 	From  time.Time `json:"from,omitzero"`
 	Until time.Time `json:"until,omitzero"`
-	// Desired and Running count instances: desired ones, and those whose
-	// container runs (desired or not).
-	Desired int       `json:"desired"`
-	Running int       `json:"running"`
-	Sites   []EnvSite `json:"sites"`
+	// Desired counts its desired instances and Running those of them
+	// whose container runs; Undesired counts its containers that the
+	// configuration no longer wants (apply deletes them).
+	Desired   int       `json:"desired"`
+	Running   int       `json:"running"`
+	Undesired int       `json:"undesired"`
+	Sites     []EnvSite `json:"sites"`
 	// Drift is what apply would change for it now.
 	Drift []Drift `json:"drift"`
 	// Commit is the io.rensei.commit of its most recently made container:
@@ -111,24 +113,18 @@ func Environments(topo *schema.Topology, want *place.Desired, l InstanceList, p 
 	commits := map[string][]made{}
 	for _, i := range l.Instances {
 		v := get(i.Env)
-		if sites[i.Env] == nil {
-			sites[i.Env] = map[string]*EnvSite{}
-		}
-		s := sites[i.Env][i.Site]
-		if s == nil {
-			s = &EnvSite{Site: i.Site}
-			sites[i.Env][i.Site] = s
-		}
-		h := hostOf(s, i.Host)
 		if i.Desired {
+			s, h := siteOf(sites, i)
 			v.Desired++
 			s.Desired++
 			h.Desired++
-		}
-		if i.Running() {
-			v.Running++
-			s.Running++
-			h.Running++
+			if i.Running() {
+				v.Running++
+				s.Running++
+				h.Running++
+			}
+		} else {
+			v.Undesired++
 		}
 		if i.Commit != "" {
 			commits[i.Env] = append(commits[i.Env], made{i.Commit, i.Created})
@@ -180,6 +176,19 @@ func Environments(topo *schema.Topology, want *place.Desired, l InstanceList, p 
 		out = append(out, *v)
 	}
 	return out
+}
+
+// siteOf returns the counters of an instance's site and host.
+func siteOf(sites map[string]map[string]*EnvSite, i Instance) (*EnvSite, *EnvHost) {
+	if sites[i.Env] == nil {
+		sites[i.Env] = map[string]*EnvSite{}
+	}
+	s := sites[i.Env][i.Site]
+	if s == nil {
+		s = &EnvSite{Site: i.Site}
+		sites[i.Env][i.Site] = s
+	}
+	return s, hostOf(s, i.Host)
 }
 
 // hostOf returns the site's counter of host, adding it in key order.

@@ -141,8 +141,8 @@ func TestInstances(t *testing.T) {
 		t.Fatalf("environments: %v", envs)
 	}
 	cs, next := envs[0], envs[1]
-	if cs.State != "active" || cs.Desired != 4 || cs.Running != 3 || len(cs.Sites) != 2 {
-		t.Errorf("cs: state %s desired %d running %d sites %v; want active 4 3 (the stray runs) on 2 sites", cs.State, cs.Desired, cs.Running, cs.Sites)
+	if cs.State != "active" || cs.Desired != 4 || cs.Running != 2 || cs.Undesired != 1 || len(cs.Sites) != 2 {
+		t.Errorf("cs: %+v; want active, 2 of 4 running, 1 undesired, on 2 sites", cs)
 	}
 	codes := map[string]string{}
 	for _, pr := range cs.Problems {
@@ -309,7 +309,7 @@ func TestEnvironmentCommit(t *testing.T) {
 	if cs := byName["cs"]; cs.Commit != "c3" || !slices.Equal(cs.Commits, []string{"c3", "c2", "c1"}) {
 		t.Errorf("cs: commit %q, commits %v; want c3, then c2, c1", cs.Commit, cs.Commits)
 	}
-	if g := byName["gone"]; g.State != engine.EnvRemoved || g.Running != 1 || g.Desired != 0 {
+	if g := byName["gone"]; g.State != engine.EnvRemoved || g.Undesired != 1 || g.Running != 0 || g.Desired != 0 || len(g.Sites) != 0 {
 		t.Errorf("an environment only the hosts hold: %+v", g)
 	}
 }

@@ -25,7 +25,7 @@ func Envs(w io.Writer, envs []engine.EnvView, now time.Time) error {
 		for _, s := range v.Sites {
 			sites = append(sites, fmt.Sprintf("%s %d/%d", s.Site, s.Running, s.Desired))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%d\t%s\t%d\n", v.Name, v.State, EnvWindow(v, now), v.Running, v.Desired,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\n", v.Name, v.State, EnvWindow(v, now), running(v),
 			dash(strings.Join(sites, ", ")), len(v.Drift), short(v.Commit), len(v.Problems))
 	}
 	if len(envs) == 0 {
@@ -61,7 +61,11 @@ func Env(w io.Writer, v engine.EnvView, now time.Time, colour bool) error {
 	default:
 		fmt.Fprintf(&b, "  Commit:    %s (last applied)\n", gitrepo.Short(v.Commit))
 	}
-	fmt.Fprintf(&b, "  Instances: %d running of %d desired\n", v.Running, v.Desired)
+	fmt.Fprintf(&b, "  Instances: %d running of %d desired", v.Running, v.Desired)
+	if v.Undesired > 0 {
+		fmt.Fprintf(&b, "; %d container(s) no longer desired", v.Undesired)
+	}
+	b.WriteString("\n")
 	for _, s := range v.Sites {
 		var hosts []string
 		for _, h := range s.Hosts {
@@ -113,6 +117,15 @@ func EnvWindow(v engine.EnvView, now time.Time) string {
 		return fmt.Sprintf("until %s (ends in %s)", day(v.Until), Age(v.Until.Sub(now)))
 	}
 	return "always"
+}
+
+// running is "running/desired", and "+N" for containers not desired.
+func running(v engine.EnvView) string {
+	s := fmt.Sprintf("%d/%d", v.Running, v.Desired)
+	if v.Undesired > 0 {
+		s += fmt.Sprintf(" +%d", v.Undesired)
+	}
+	return s
 }
 
 // short is a commit's short form, "-" for none.
