@@ -81,5 +81,8 @@ release: ## static binaries (linux amd64, arm64), .deb packages, the FROM-scratc
 	DIST=$(DIST) GO=$(GO) NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 bash packaging/release.sh
 
 .PHONY: clean
-clean: ## remove build output (not Docker objects: use rensei apply on an empty config)
-	rm -rf bin
+clean: ## remove build output: bin/ and $(DIST)/ (Docker objects: see the note below)
+	rm -rf bin $(DIST)
+	@echo "Docker objects Rensei made are not touched. To remove them: bin/rensei apply --yes on a copy of"
+	@echo "your repository with the same sites and no environments (same --scope), then"
+	@echo "bin/rensei volumes prune PATH --env NAME --older-than 0s --yes for the data; the lab: bin/rensei lab down."

@@ -75,6 +75,21 @@ func Load(fsys fs.FS, opts Options) (*Topology, error) {
 	return topo, nil
 }
 
+// Evaluate evaluates one Jsonnet file of a repository as Load does (the
+// same imports, embedded library, native functions and bounds) and
+// returns its JSON, for tools that check Jsonnet which is not a site or an
+// environment (documentation examples, say). An error is Problems.
+func Evaluate(fsys fs.FS, file string, opts Options) (json.RawMessage, error) {
+	im := newImporter(fsys)
+	l := &loader{opts: opts, im: im, lc: newLocator(im)}
+	l.vm = l.newVM()
+	out, ok := l.evaluate(file)
+	if !ok {
+		return nil, l.problems.Err()
+	}
+	return out, nil
+}
+
 type loader struct {
 	opts         Options
 	siteFailed   bool  // a site file did not evaluate or decode
