@@ -255,6 +255,17 @@ func TestSnapshotChanges(t *testing.T) {
 			t.Errorf("changes do not name %q:\n%s", w, all)
 		}
 	}
+	// A host that went down is one change, not every object it held.
+	fakes["cloud/h0"].SetDown(true)
+	var down []engine.SnapshotChange
+	for _, c := range then.Changes(snap(rev)) {
+		if c.Host == "cloud/h0" {
+			down = append(down, c)
+		}
+	}
+	if len(down) != 1 || down[0].Object != "host" || down[0].To != "unreachable" {
+		t.Errorf("changes on the host that went down: %+v", down)
+	}
 }
 
 func TestUpcoming(t *testing.T) {

@@ -101,6 +101,12 @@ func DigestDesired(want *place.Desired) DesiredDigest {
 	return d
 }
 
+// hostDown is the one object of a host that could not be observed.
+const (
+	hostDown    = "host"
+	unreachable = "unreachable"
+)
+
 // DigestLive identifies what the observed hosts hold. A host that could
 // not be observed has the one object "host" = "unreachable". Names held
 // by others (foreign networks and volumes) are left out: they are only
@@ -111,7 +117,7 @@ func DigestLive(obs plan.Observed) LiveDigest {
 	for key, st := range obs {
 		objs := map[string]string{}
 		if st.Err != nil {
-			objs["host"] = "unreachable"
+			objs[hostDown] = unreachable
 		} else {
 			for _, c := range st.Containers {
 				objs["container "+c.Name] = digestJSON(c)
@@ -160,7 +166,14 @@ func (s Snapshot) Changes(cur Snapshot) []SnapshotChange {
 	}
 	if s.Live.Hash != cur.Live.Hash {
 		for _, host := range unionSorted(s.Live.Hosts, cur.Live.Hosts) {
-			out = append(out, mapChanges("live", host, "", s.Live.Hosts[host], cur.Live.Hosts[host])...)
+			old, now := s.Live.Hosts[host], cur.Live.Hosts[host]
+			if _, down := now[hostDown]; down && len(old) > 0 {
+				if _, was := old[hostDown]; !was {
+					out = append(out, SnapshotChange{Part: "live", Host: host, Object: "host", To: unreachable})
+					continue
+				}
+			}
+			out = append(out, mapChanges("live", host, "", old, now)...)
 		}
 	}
 	if len(out) == 0 && (s.Revision.Commit != cur.Revision.Commit || s.Revision.Tree != cur.Revision.Tree ||

@@ -33,6 +33,8 @@ func SnapshotChange(c engine.SnapshotChange) string {
 	switch {
 	case c.Part == "revision" && c.Object == "commit":
 		what = fmt.Sprintf("commit %s → %s", short(c.From), short(c.To))
+	case c.Object == "host" && c.To == "unreachable":
+		what = "the host is unreachable"
 	case c.From == "(absent)":
 		what = c.Object + " appeared"
 	case c.To == "(absent)":
