@@ -21,8 +21,12 @@ PATH (or a Git revision of it with --ref), checks them against the schema and
 places them, without contacting any host: now (or --at), and again at every
 later moment an environment's active window opens, so that a semester
 scheduled for next term cannot break the repository when it starts. Every
-problem is reported in one run with its file and line. Exit 1 when there is
-any.`,
+problem is reported in one run with its file and line: where go-jsonnet
+places an evaluation error, and for a value that does not fit, where that
+value was written (through local functions, imports and the helpers of
+Rensei's library, whose own stack frames --trace shows). Files under
+environments/ named *.libsonnet are helpers that environment files import;
+they are not loaded. Exit 1 when there is any problem.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
