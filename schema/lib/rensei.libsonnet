@@ -86,7 +86,10 @@
   // withGroup(name, patch) is a mixin that changes the group called name of
   // an environment, whether its groups are a list (as templates make them)
   // or an object keyed by name: env + r.withGroup('ws', { ... }). A name
-  // that is no group of the environment is an error.
+  // that is no group of the environment is an error. (An environment may
+  // also give its groups as an object keyed by name, groups: { ws: {...} },
+  // and change one with groups+: { ws+: {...} }; a group's name is then its
+  // key, and the groups are ordered by name.)
   //
   // Parameters:
   //   name: the group to change.
