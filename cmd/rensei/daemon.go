@@ -17,6 +17,8 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/daemon"
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/notify"
+	"github.com/rensei-dev/rensei/reconcile/probe"
 	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -77,6 +79,10 @@ func newDaemon(g *globals) *cobra.Command {
 		secretsDir    string
 		adminKeyring  string
 		allowRewind   bool
+		probeInterval time.Duration
+		probeRetry    time.Duration
+		probeTimeout  time.Duration
+		nf            notifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon --repo URL|PATH",
@@ -100,8 +106,20 @@ lease expires unrenewed (--lease) or is released when the holder stops.
 One daemon per state directory: a second one is refused.
 
 Docker events, netlink changes, webhooks (/webhook) and ref changes of a
-local repository start the next pass early. /healthz, /readyz and /metrics
-are served on --listen. SIGTERM stops the daemon after the current step.`,
+local repository start the next pass early. A read-only status page (/),
+its data as JSON (/api/v1/status, hosts, environments, links, events),
+/healthz, /readyz and /metrics are served on --listen. SIGTERM stops the
+daemon after the current step.
+
+Every overlay link of the hosts held (each pair of hosts a network spans)
+is probed from the hosts' side, through the bridge and across the VXLAN:
+a small echo and a full-size one with don't-fragment, after every change,
+every --probe-interval, and every --probe-retry while one is broken. A
+broken link is drift: in the reports, the metrics and on the page.
+
+Notifications (drift, repairs, refused revisions, failures, broken links)
+go to a JSON webhook and/or a Slack-compatible one; their URLs come from
+files or variables, never from Git or the command line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -129,6 +147,16 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			metrics := daemon.NewMetrics(reg)
+			metrics.SetBuildInfo(currentVersion())
+			targets, err := nf.targets()
+			if err != nil {
+				return err
+			}
+			notifier := notify.New(targets, notify.Options{MinInterval: nf.minInterval, Log: log, Count: metrics.Notified})
+			if probeInterval == 0 {
+				probeInterval = -1 // off
+			}
 			cf := configFlags{memory: evalMemory, output: evalOutput, timeout: evalTimeout}
 			ev, err := cf.evaluator()
 			if err != nil {
@@ -155,18 +183,31 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 				Keyring:      keyring,
 				LeaseTTL:     leaseTTL,
 				AdminKeyring: admins,
-				Metrics:      daemon.NewMetrics(reg),
+				Metrics:      metrics,
 				Log:          log,
+				Links:        daemon.LinkOptions{Interval: probeInterval, Retry: probeRetry, Probe: probe.Options{Timeout: probeTimeout}},
+				Notifier:     notifier,
+				Version:      currentVersion(),
 			})
 			if err != nil {
 				return err
+			}
+			notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+			notified := make(chan struct{})
+			go func() { defer close(notified); notifier.Run(notifyCtx) }()
+			defer func() {
+				stopNotify() // what is still queued is dropped, and logged
+				<-notified
+			}()
+			for _, t := range targets {
+				log.Info("notifications on", "target", t.Name, "format", string(t.Format), "signed", len(t.Secret) > 0)
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
 			if host, _, _ := net.SplitHostPort(listen); !isLoopback(host) {
-				log.Warn("listening beyond loopback: /metrics is readable by anyone who can connect", "addr", listen)
+				log.Warn("listening beyond loopback: the status page, /api/v1 and /metrics are readable by anyone who can connect", "addr", listen)
 			}
 			srvCtx, stopServer := context.WithCancel(context.Background())
 			served := make(chan error, 1)
@@ -185,7 +226,7 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f := cmd.Flags()
 	f.StringVar(&branch, "branch", "main", "branch of the config remote to enforce")
 	f.DurationVar(&interval, "interval", daemon.DefaultInterval, "time between passes (±10% jitter); events start one sooner")
-	f.StringVar(&listen, "listen", "127.0.0.1:9470", "address for /healthz, /readyz, /metrics and /webhook")
+	f.StringVar(&listen, "listen", "127.0.0.1:9470", "address for the status page (/), /api/v1/, /healthz, /readyz, /metrics and /webhook")
 	f.BoolVar(&allowRewind, "allow-rewind", false, "apply a head that does not descend from the enforced commit (a force-push back) without an approval")
 	f.BoolVar(&allowPrune, "allow-prune", false, "apply revisions that delete more than --prune-share of a host's containers")
 	f.Float64Var(&pruneShare, "prune-share", engine.DefaultPruneShare, "largest share of a host's managed containers a revision may delete")
@@ -200,7 +241,76 @@ are served on --listen. SIGTERM stops the daemon after the current step.`,
 	f.StringVar(&secretsDir, "secrets-dir", defaultSecretsDir(), "directory of secret values, one file per secret (env RENSEI_SECRETS_DIR); never in Git")
 	f.StringVar(&adminKeyring, "admin-keyring", "", "armored PGP key ring of campus IT: heads changing policy/ or sites/ must be signed by one of its keys")
 	f.StringVar(&keyringFile, "verify-keyring", "", "armored PGP key ring: apply only heads signed by one of its keys")
+	f.DurationVar(&probeInterval, "probe-interval", daemon.DefaultProbeInterval, "time between probe rounds of the overlay links (0: no probing)")
+	f.DurationVar(&probeRetry, "probe-retry", daemon.DefaultProbeRetry, "time between probe rounds while a link is broken")
+	f.DurationVar(&probeTimeout, "probe-timeout", probe.DefaultTimeout, "wait for each echo reply of a probe")
+	nf.register(cmd)
 	return cmd
+}
+
+// notifyFlags name where notification targets come from: files or
+// variables, so that no URL (which holds its secret) is in Git, on the
+// command line or in a process listing.
+type notifyFlags struct {
+	webhookFile, webhookEnv      string
+	webhookSecretFile, secretEnv string
+	slackFile, slackEnv          string
+	minInterval                  time.Duration
+}
+
+func (n *notifyFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&n.webhookFile, "notify-webhook-url-file", "", "file holding the URL of a generic JSON webhook for notifications (else the variable named by --notify-webhook-url-env)")
+	f.StringVar(&n.webhookEnv, "notify-webhook-url-env", "RENSEI_NOTIFY_WEBHOOK_URL", "variable holding the generic webhook's URL")
+	f.StringVar(&n.webhookSecretFile, "notify-webhook-secret-file", "", "file holding a secret: the JSON webhook's bodies are signed (X-Rensei-Signature-256, HMAC-SHA256) (else the variable named by --notify-webhook-secret-env)")
+	f.StringVar(&n.secretEnv, "notify-webhook-secret-env", "RENSEI_NOTIFY_WEBHOOK_SECRET", "variable holding the JSON webhook's signing secret")
+	f.StringVar(&n.slackFile, "notify-slack-url-file", "", "file holding a Slack-compatible incoming webhook URL (else the variable named by --notify-slack-url-env)")
+	f.StringVar(&n.slackEnv, "notify-slack-url-env", "RENSEI_NOTIFY_SLACK_URL", "variable holding the Slack-compatible webhook's URL")
+	f.DurationVar(&n.minInterval, "notify-min-interval", 10*time.Second, "least time between two notifications to one target: events meanwhile go together")
+}
+
+// targets reads the configured notification targets; none is fine.
+func (n *notifyFlags) targets() ([]notify.Target, error) {
+	var out []notify.Target
+	add := func(name string, format notify.Format, urlFlag, file, env string, secret []byte) error {
+		u, err := readValue(urlFlag, file, env)
+		if err != nil || u == "" {
+			return err
+		}
+		t := notify.Target{Name: name, Format: format, URL: u, Secret: secret}
+		if err := t.Check(); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	}
+	secret, err := readValue("--notify-webhook-secret-file", n.webhookSecretFile, n.secretEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := add("webhook", notify.JSON, "--notify-webhook-url-file", n.webhookFile, n.webhookEnv, []byte(secret)); err != nil {
+		return nil, err
+	}
+	if err := add("slack", notify.Slack, "--notify-slack-url-file", n.slackFile, n.slackEnv, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readValue reads a value from a file (its first line) or a variable.
+func readValue(flag, file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", flag, err)
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		return strings.TrimSpace(line), nil
+	}
+	if env != "" {
+		return strings.TrimSpace(os.Getenv(env)), nil
+	}
+	return "", nil
 }
 
 // readKeyring reads an armored OpenPGP key ring file named by flag, or "".

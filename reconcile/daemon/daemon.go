@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,9 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/apply"
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/notify"
 	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -93,6 +96,16 @@ type Config struct {
 	// four intervals). Without a Publisher there are no leases.
 	Holder   status.Holder
 	LeaseTTL time.Duration
+	// Links configures overlay probing (see LinkOptions); Pingers opens
+	// what probes each host's links. Without Pingers nothing is probed;
+	// with the default Connect, as root, it defaults to NetlinkPingers
+	// (injected hosts, such as fakes, are not probed unless it is set).
+	Links   LinkOptions
+	Pingers PingerFunc
+	// Notifier, when set, is told every event (see Notifier).
+	Notifier Notifier
+	// Version is this build's version, shown on the status page.
+	Version string
 }
 
 // DefaultLeaseTTL is how long a host's lease lasts unrenewed by default:
@@ -136,12 +149,27 @@ type Daemon struct {
 	leases      map[string]time.Time    // hosts this daemon holds, until when
 	others      map[string]status.Lease // hosts another daemon holds
 	warnings    map[string]string       // faults that did not stop enforcement, by kind
+	links       *links                  // overlay probing; nil when off
+
+	// What the page, the API, the gauges and the notifications are made
+	// of; owned by the loop goroutine.
+	lastReports   map[string]status.Report // this daemon's hosts' reports of the last pass
+	seenHosts     map[string]*hostSeen
+	viewWant      *place.Desired
+	viewRemaining plan.Plan
+	notedRefusal  string // the refusal last told
+	passErr       string // why the last pass could not run
 
 	mu             sync.Mutex
 	lastPass       time.Time
+	lastDuration   time.Duration
 	lastResult     string
 	convergedHosts int    // hosts converged in the last pass
 	heldElsewhere  string // why no host is this daemon's, when none is
+	recent         []notify.Event
+	snap           *Snapshot
+	snapChanged    chan struct{} // closed when snap is replaced
+	streams        int           // status page streams open
 }
 
 // New checks cfg and returns a daemon that has not started.
@@ -160,6 +188,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.Connect == nil {
 		cfg.Connect = engine.ConnectWatching
+		if cfg.Pingers == nil && os.Geteuid() == 0 {
+			cfg.Pingers = NetlinkPingers
+		}
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
@@ -190,8 +221,11 @@ func New(cfg Config) (*Daemon, error) {
 			cfg.Publisher.Log = cfg.Log
 		}
 	}
-	return &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}, approvals: map[string]bool{},
-		leases: map[string]time.Time{}, warnings: map[string]string{}}, nil
+	d := &Daemon{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), guard: engine.PruneGuard{Share: cfg.PruneShare}, approvals: map[string]bool{},
+		leases: map[string]time.Time{}, warnings: map[string]string{}, links: newLinks(cfg.Links),
+		lastReports: map[string]status.Report{}, seenHosts: map[string]*hostSeen{}, snapChanged: make(chan struct{})}
+	d.refreshView()
+	return d, nil
 }
 
 // Wake makes the next pass start now (or right after the current one).
@@ -287,12 +321,24 @@ func (d *Daemon) wait(ctx context.Context) bool {
 	if d.refWatcher != nil {
 		refWake = d.refWatcher.wake
 	}
+	// Probe rounds between passes: a link that changed is reported by a
+	// pass right away.
+	var probeC <-chan time.Time
+	if l := d.links; l != nil && len(l.targets) > 0 {
+		probeC = d.nextProbe()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-timer.C:
 			return true
+		case <-probeC:
+			if d.probeTick(ctx) {
+				return true
+			}
+			probeC = d.nextProbe()
+			continue
 		case <-d.wake:
 			// A webhook says the branch moved: ask the remote now, even
 			// while backing off after an outage.
@@ -317,6 +363,11 @@ func (d *Daemon) wait(ctx context.Context) bool {
 		}
 		return true
 	}
+}
+
+// nextProbe is a channel that fires when the next probe round is due.
+func (d *Daemon) nextProbe() <-chan time.Time {
+	return time.After(max(time.Until(d.links.next), 0))
 }
 
 // jitter returns d ± 10%.

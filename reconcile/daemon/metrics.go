@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +26,15 @@ type Metrics struct {
 	revisions     *prometheus.CounterVec
 	reports       prometheus.Counter
 	hostsLeased   *prometheus.GaugeVec
+
+	buildInfo     *prometheus.GaugeVec
+	notifications *prometheus.CounterVec
+	linkProbes    *prometheus.CounterVec
+	// Per host, environment and link; series of hosts, environments and
+	// links that are gone are deleted (see gauges).
+	hostUp, hostConverged, hostDrifted, hostLastConverged *gauges
+	instancesDesired, instancesRunning                    *gauges
+	linkUp, linkMTUOK, linkRTT                            *gauges
 }
 
 // NewMetrics registers the series on reg (nil: a new registry of their own).
@@ -68,9 +80,95 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "rensei_hosts_leased", Help: "Hosts by lease holder: this daemon (self) or another daemon (other).",
 		}, []string{"holder"}),
 	}
+	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rensei_build_info", Help: "Always 1; the labels say which build runs.",
+	}, []string{"version", "goversion", "commit"})
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rensei_notifications_total", Help: "Notification outcomes by target and result (sent, retried, failed: messages; dropped: events lost).",
+	}, []string{"target", "result"})
+	m.linkProbes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rensei_link_probes_total", Help: "Overlay link probes by result (ok, mtu, down).",
+	}, []string{"result"})
+	hostLabels := []string{"site", "host"}
+	envLabels := []string{"env", "site", "host"}
+	linkLabels := []string{"network", "host", "peer"}
+	m.hostUp = newGauges("rensei_host_up", "1 when the host's engine answered in the last pass.", hostLabels)
+	m.hostConverged = newGauges("rensei_host_converged", "1 when the host converged in the last pass (its overlay links aside).", hostLabels)
+	m.hostDrifted = newGauges("rensei_drifted_objects", "Objects of the host not in their desired state after the last pass (drift found and not repaired).", hostLabels)
+	m.hostLastConverged = newGauges("rensei_last_successful_pass_timestamp_seconds", "When a pass last left the host converged (Unix time).", hostLabels)
+	m.instancesDesired = newGauges("rensei_instances_desired", "Instances (containers) the enforced revision places on the host, by environment.", envLabels)
+	m.instancesRunning = newGauges("rensei_instances_running", "Of those, the ones running as desired after the last pass.", envLabels)
+	m.linkUp = newGauges("rensei_link_up", "1 when a small echo crossed the overlay link in the last probe.", linkLabels)
+	m.linkMTUOK = newGauges("rensei_link_mtu_ok", "1 when a full-size echo with don't-fragment crossed the overlay link in the last probe.", linkLabels)
+	m.linkRTT = newGauges("rensei_link_rtt_seconds", "Round-trip time of the last small echo across the overlay link.", linkLabels)
 	reg.MustRegister(m.hostsLeased, m.passDuration, m.passes, m.driftFound, m.stepsApplied, m.stepsFailed,
-		m.fetchDuration, m.gitErrors, m.webhooks, m.revisions, m.reports)
+		m.fetchDuration, m.gitErrors, m.webhooks, m.revisions, m.reports, m.buildInfo, m.notifications, m.linkProbes,
+		m.hostUp.vec, m.hostConverged.vec, m.hostDrifted.vec, m.hostLastConverged.vec, m.instancesDesired.vec, m.instancesRunning.vec,
+		m.linkUp.vec, m.linkMTUOK.vec, m.linkRTT.vec)
+	m.SetBuildInfo("")
 	return m
+}
+
+// SetBuildInfo sets rensei_build_info: version (default: the main
+// module's version, else "devel"), the Go release, and the VCS commit the
+// build recorded ("unknown" when none).
+func (m *Metrics) SetBuildInfo(version string) {
+	commit := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				commit = s.Value
+			}
+		}
+	}
+	if version == "" {
+		version = "devel"
+	}
+	m.buildInfo.Reset()
+	m.buildInfo.WithLabelValues(version, runtime.Version(), commit).Set(1)
+}
+
+// Notified counts a notification outcome (see notify.Options.Count).
+func (m *Metrics) Notified(target, result string, n int) {
+	m.notifications.WithLabelValues(target, result).Add(float64(n))
+}
+
+// gauges is a gauge vector whose series are replaced as a whole: series
+// not set again are deleted, so a host or link that is gone stops being
+// reported instead of keeping its last value.
+type gauges struct {
+	vec  *prometheus.GaugeVec
+	last map[string][]string
+	next map[string][]string
+}
+
+func newGauges(name, help string, labels []string) *gauges {
+	return &gauges{vec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels), last: map[string][]string{}}
+}
+
+// set sets one series of the current generation.
+func (g *gauges) set(v float64, labels ...string) {
+	if g.next == nil {
+		g.next = map[string][]string{}
+	}
+	g.next[strings.Join(labels, "\x00")] = labels
+	g.vec.WithLabelValues(labels...).Set(v)
+}
+
+// done ends a generation: series set before it and not in it are deleted.
+func (g *gauges) done() {
+	for k, labels := range g.last {
+		if _, ok := g.next[k]; !ok {
+			g.vec.DeleteLabelValues(labels...)
+		}
+	}
+	g.last, g.next = g.next, nil
+	if g.last == nil {
+		g.last = map[string][]string{}
+	}
 }
 
 func (m *Metrics) pass(d time.Duration, result string) {

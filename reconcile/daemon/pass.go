@@ -13,6 +13,7 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/reconcile/probe"
 	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -47,11 +48,14 @@ func (d *Daemon) Pass(ctx context.Context) string {
 	start := time.Now()
 	d.passes.Add(1)
 	result := d.pass(ctx)
-	d.cfg.Metrics.pass(time.Since(start), result)
+	took := time.Since(start)
+	d.cfg.Metrics.pass(took, result)
 	d.mu.Lock()
-	d.lastPass, d.lastResult = time.Now(), result
+	d.lastPass, d.lastDuration, d.lastResult = time.Now(), took, result
 	d.mu.Unlock()
-	d.log.Debug("pass done", "result", result, "duration", time.Since(start))
+	d.emit(d.refusalEvents(d.cfg.Now()))
+	d.refreshView()
+	d.log.Debug("pass done", "result", result, "duration", took)
 	return result
 }
 
@@ -94,8 +98,10 @@ func (d *Daemon) pass(ctx context.Context) string {
 		if fresh != nil {
 			d.seen = "" // neither adopted nor refused: load it again next pass
 		}
+		d.emit(d.passFailure(fmt.Errorf("connect: %w", err), now))
 		return ResultFailed
 	}
+	d.emit(d.passFailure(nil, now))
 	hosts := d.leased(ctx)
 	opts := engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets, Place: d.placer(cand, now)}
 	if fresh != nil {
@@ -120,6 +126,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 				return ResultFailed
 			}
 			cur := cand
+			fresh = nil // held: the enforced revision runs again below
 			hosts = d.leased(ctx)
 			out = engine.Pass(ctx, cand.want, hosts, engine.Options{Apply: d.cfg.Apply, Log: d.log, Secrets: d.cfg.Secrets, Place: d.placer(cur, now),
 				Guard: func(p plan.Plan, obs plan.Observed) (plan.Plan, error) { return d.guardEvery(ctx, cur, p, obs), nil }})
@@ -142,8 +149,13 @@ func (d *Daemon) pass(ctx context.Context) string {
 	case !out.Plan.Empty():
 		result = ResultChanged
 	}
+	linkEvents := d.probeLinks(ctx, cand.want, hosts, out, fresh != nil, now)
 	reports := d.reports(cand.SHA(), hosts.Only(cand.want), out, now)
 	d.publish(ctx, reports)
+	d.emit(d.hostEvents(reports, fresh != nil, now))
+	d.emit(linkEvents)
+	d.keepReports(reports)
+	d.notePass(cand.want, out.Observed, out.Remaining, reports, now)
 	converged := 0
 	for _, r := range reports {
 		if r.Converged {
@@ -486,6 +498,7 @@ func (d *Daemon) reports(commit string, want *place.Desired, out engine.Outcome,
 			r.Refused = &ref
 		}
 		r.Warnings = d.warningList()
+		r.Links = d.linkReport(h.Key)
 		for _, m := range out.Plan.Moves {
 			if m.From == h.Key || m.To == h.Key {
 				r.Warnings = append(r.Warnings, m.String())
@@ -528,6 +541,17 @@ func (d *Daemon) reportWithoutRevision(ctx context.Context, now time.Time) {
 	}
 	slices.SortFunc(out, func(a, b status.Report) int { return strings.Compare(a.Key(), b.Key()) })
 	d.publish(ctx, out)
+	d.keepReports(out)
+	d.notePass(nil, nil, plan.Plan{}, out, now)
+}
+
+// keepReports remembers the reports of this pass, for the next pass's
+// events and for the page.
+func (d *Daemon) keepReports(reports []status.Report) {
+	d.lastReports = map[string]status.Report{}
+	for _, r := range reports {
+		d.lastReports[r.Key()] = r
+	}
 }
 
 // publish writes the reports that changed; failures are logged and
@@ -561,11 +585,17 @@ type connection struct {
 	hosts  *engine.Hosts
 	wake   <-chan struct{}
 	cancel context.CancelFunc
+	// pingers probe the overlay links of the hosts that have one.
+	pingers map[string]probe.Pinger
+	closers []func() error
 }
 
 func (c *connection) close() {
 	c.cancel()
 	c.hosts.Close()
+	for _, f := range c.closers {
+		f()
+	}
 }
 
 // connect (re)connects when the hosts, their endpoints or the deployment
@@ -585,7 +615,26 @@ func (d *Daemon) connect(ctx context.Context, rev *engine.Revision) error {
 	if d.conn != nil {
 		d.conn.close()
 	}
-	d.conn = &connection{sig: sig, hosts: hosts, wake: wake, cancel: cancel}
+	d.conn = &connection{sig: sig, hosts: hosts, wake: wake, cancel: cancel, pingers: map[string]probe.Pinger{}}
+	if d.cfg.Pingers != nil && d.links != nil {
+		for _, site := range topo.Sites {
+			for _, h := range site.Hosts {
+				key := site.Name + "/" + h.Name
+				if _, ok := hosts.Drivers[key]; !ok {
+					continue
+				}
+				p, closer, err := d.cfg.Pingers(key, h)
+				if err != nil {
+					d.log.Warn("overlay links of the host cannot be probed", "host", key, "err", err)
+					continue
+				}
+				d.conn.pingers[key] = p
+				if closer != nil {
+					d.conn.closers = append(d.conn.closers, closer)
+				}
+			}
+		}
+	}
 	return nil
 }
 

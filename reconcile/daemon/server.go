@@ -31,11 +31,18 @@ var DefaultLimits = Limits{MaxConnections: 64, ReadHeaderTimeout: 5 * time.Secon
 // MaxBodyBytes bounds every request body (webhooks are the largest).
 const MaxBodyBytes = maxWebhookBody
 
-// Handler serves /healthz (the process is up), /readyz (a host converged
-// in the last pass), /metrics (Prometheus) and, with a secret, /webhook
-// (push events; see Webhook). Every request body is bounded.
+// Handler serves the status page at / (read-only; see page.go) with its
+// stream ui/stream and fragment ui/fragment, the same data as JSON under
+// /api/v1/ (status, hosts, environments, links, events), /healthz (the
+// process is up), /readyz (a host converged in the last pass), /metrics
+// (Prometheus) and, with a secret, /webhook (push events; see Webhook).
+// Every request body is bounded.
 func (d *Daemon) Handler(webhookSecret []byte) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", d.servePage)
+	mux.HandleFunc("GET /ui/fragment", d.serveFragment)
+	mux.HandleFunc("GET /ui/stream", d.serveStream)
+	d.apiRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
@@ -52,9 +59,13 @@ func (d *Daemon) Handler(webhookSecret []byte) http.Handler {
 }
 
 // Serve serves h on ln within lim until ctx ends, then shuts down
-// gracefully (bounded by 5 s). It returns nil after a shutdown.
+// gracefully (bounded by 5 s). It returns nil after a shutdown. Requests
+// still running then (status page streams) see their context end first.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, lim Limits) error {
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
 	srv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return base },
 		Handler:           h,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
@@ -69,6 +80,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, lim Limits) err
 		return err
 	case <-ctx.Done():
 	}
+	stop()
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shut)

@@ -23,6 +23,7 @@ import (
 type Kind string
 
 const (
+	Applied   Kind = "applied"   // a new revision was applied
 	Drift     Kind = "drift"     // objects found not in their desired state and not (all) repaired
 	Repaired  Kind = "repaired"  // drift found and repaired in the same pass
 	Refused   Kind = "refused"   // a revision not applied: invalid, unsigned, …
