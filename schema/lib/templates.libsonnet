@@ -1,9 +1,9 @@
 // Rensei's templates, embedded in the binary: import 'templates.libsonnet'.
-// Each template builds one whole environment from a few parameters; extend
-// the result with + { ... } for anything it does not cover. The images and
-// commands default to stand-ins built on rensei/busybox:latest, so every
-// template runs on the emulated lab (`rensei lab up`) with no registry; the
-// README of each example says what to replace for the real software.
+// Each template builds one whole environment from a few parameters; change
+// the result by name (r.withGroup) or extend it with + { ... } for anything
+// it does not cover. The images are Rensei's own, built from Debian
+// packages (make images; images/README.md). The research templates (Slurm,
+// Dask, backup site, load-balanced service) are in research.libsonnet.
 //
 // Rosters are read with importstr and parsed here: rosterCSV and rosterJSON
 // check every id (lower-case letters, digits and inner dashes, at most 40
@@ -110,27 +110,47 @@ local maxId = 40;
   // course(...) is one semester of a course with a Jupyter notebook server
   // per student, the way CoursewareHub runs them, across sites:
   //   - group "nb": one notebook server (image rensei/notebook) per
-  //     student of roster (rows from rosterCSV or rosterJSON, or plain
-  //     ids), spread over sites, each with cpus and memory, a persistent
+  //     student, spread over sites, each with cpus and memory, a persistent
   //     home volume as its notebook directory (/home/student), a static
   //     address on the course network, and its own token: derived from
   //     the secret tokenSecret (kept in the secrets directory of the
   //     machine that applies, never in Git) for "<name>/<student>";
   //   - group "door": the front door at frontDoor.site, nginx (image
-  //     rensei/frontdoor) publishing frontDoor.port (default 8080) on the
-  //     site's publish address and routing /user/<id>/ to that student's
-  //     server over the overlay, websockets included (kernels, terminals);
-  //     any other path is the course page: title, window, and the files
-  //     of pages (file name → HTML) the lecturer publishes. Never a token;
-  //   - the dataset (file name → content), copied once per site into the
-  //     environment-scoped volume "dataset", read-only in every home at
-  //     ~/dataset;
+  //     rensei/frontdoor) publishing frontDoor.port on the site's publish
+  //     address and routing /user/<id>/ to that student's server over the
+  //     overlay, websockets included (kernels, terminals); any other path
+  //     is the course page (title, window, the pages published). Never a
+  //     token;
+  //   - the dataset, copied once per site into the environment-scoped
+  //     volume "dataset", read-only in every home at ~/dataset;
   //   - access: `rensei access PATH --env NAME` lists each student's URL
   //     and token.
   // Adding a student creates that student's server and re-renders the
   // front door's routes (its container is replaced); nobody else changes.
   // When the window closes every server and the front door go; every home
   // volume is kept.
+  //
+  // Parameters:
+  //   name: the environment's name (a semester: cs101-2027-fall).
+  //   title: the course's title, on the course page.
+  //   roster: the students: rows from rosterCSV or rosterJSON, or ids.
+  //   sites: the sites the notebook servers spread over.
+  //   frontDoor: { site, port } (port default 8080) of the front door.
+  //   subnet: the course overlay's IPv4 CIDR; its first eighth holds the
+  //     servers' static addresses (a /22: 127 students, a /20: 511).
+  //   active: the semester, { from, until }; null: always.
+  //   owner: who answers for the course (an e-mail address).
+  //   labels: labels of the environment (course, semester).
+  //   cpus: each server's CPU limit.
+  //   memory: each server's memory limit (an idle server takes ~70 MiB).
+  //   dataset: file name → content, read-only in every home at ~/dataset.
+  //   pages: file name → HTML published on the course page.
+  //   tokenSecret: the secret the students' tokens derive from.
+  //   image: the notebook servers' image.
+  //   doorImage: the front door's image (nginx with the proxy snippet).
+  //
+  // Example:
+  //   t.course('cs101-2027-fall', 'CS101', ['ann', 'bob'], sites=['site-a', 'site-b'], frontDoor={ site: 'site-c' }, subnet='198.19.36.0/22')
   course(name,
          title,
          roster,
@@ -234,312 +254,4 @@ local maxId = 40;
         token: token,
       },
     } + (if active != null then { active: active } else {}),
-
-  // labCourse(...) is one semester of a lab course:
-  //   - group "ws": one workstation container per student of roster (rows
-  //     from rosterCSV or rosterJSON), spread over sites, each with the
-  //     per-student limits cpus and memory and a persistent home volume;
-  //   - the dataset (an object: file name → content), copied once per site
-  //     into the environment-scoped volume "dataset" and mounted read-only
-  //     in every workstation at /dataset;
-  //   - group "www": the front door, one busybox httpd at frontDoor.site on
-  //     the static address frontDoor.address, serving a page rendered from
-  //     the roster: each student and the hostname of their workstation
-  //     (ws-<id>), also as plain text at /students.txt;
-  //   - one overlay network "lab" on subnet joining all of them.
-  // Adding or dropping a student creates or deletes that student's
-  // workstation (the home volume is kept) and re-renders the front door's
-  // page, which replaces the front door container; nothing else changes.
-  labCourse(name,
-            title,
-            roster,
-            sites,
-            subnet,
-            frontDoor,
-            active=null,
-            owner='',
-            labels={},
-            image='rensei/busybox:latest',
-            cpus=0.25,
-            memory='64Mi',
-            dataset={},
-            home='/home/student')::
-    local ids = [row.id for row in roster];
-    local nameOf(row) = if std.objectHas(row, 'name') then row.name else row.id;
-    local window =
-      if active == null then 'always'
-      else (if std.objectHas(active, 'from') then 'from ' + active.from + ' ' else '')
-           + (if std.objectHas(active, 'until') then 'until ' + active.until else '');
-    local page =
-      '<!doctype html>\n<meta charset="utf-8">\n<title>' + $.escapeHTML(title) + '</title>\n'
-      + '<h1>' + $.escapeHTML(title) + '</h1>\n'
-      + '<p>Environment ' + name + ', active ' + window + '. ' + std.length(roster) + ' students.</p>\n'
-      + '<p>Every workstation is on the overlay network ' + subnet + '; reach one from another by its hostname on the same site, or by the address <code>hostname -i</code> prints on it.</p>\n'
-      + '<table>\n<tr><th>Student</th><th>Name</th><th>Workstation</th></tr>\n'
-      + std.join('', [
-        '<tr><td>' + row.id + '</td><td>' + $.escapeHTML(nameOf(row)) + '</td><td>ws-' + row.id + '</td></tr>\n'
-        for row in roster
-      ])
-      + '</table>\n';
-    local list = std.join('', [row.id + '\tws-' + row.id + '\t' + nameOf(row) + '\n' for row in roster]);
-    local datasetMount = if std.length(dataset) > 0 then [{ name: 'dataset', path: '/dataset', scope: 'environment', readOnly: true }] else [];
-    {
-      name: name,
-      owner: owner,
-      labels: labels,
-      networks: [r.network('lab', subnet)],
-      groups: [
-        {
-          name: 'ws',
-          image: image,
-          command: ['sleep', 'infinity'],
-          members: ids,
-          placement: { sites: sites, strategy: 'spread' },
-          resources: { cpus: cpus, memory: memory },
-          networks: [{ network: 'lab' }],
-          volumes: [{ name: 'home', path: home }] + datasetMount,
-          files: [r.file('/etc/motd', title + '\nYour home directory ' + home + ' is kept between sessions; the course data is in /dataset (read-only).\n')],
-        },
-        {
-          name: 'www',
-          image: image,
-          replicas: 1,
-          command: ['httpd', '-f', '-p', '80', '-h', '/var/www'],
-          placement: { sites: [frontDoor.site] },
-          resources: { cpus: 0.25, memory: '32Mi' },
-          networks: [{ network: 'lab', address: frontDoor.address, aliases: ['www'] }],
-          files: [r.file('/var/www/index.html', page), r.file('/var/www/students.txt', list)],
-        },
-      ] + (
-        if std.length(dataset) > 0
-        then [$.seeder('dataset-' + s, 'dataset', '/dataset', dataset, s, image) for s in sites]
-        else []
-      ),
-    } + (if active != null then { active: active } else {}),
-
-  // spark(...) is a data-analysis cluster in the shape of Spark standalone:
-  //   - group "master" (one container) at computeSites[0], on the static
-  //     address hostAddr(subnet, 10), serving a status page;
-  //   - group "worker": workers containers spread over computeSites, each
-  //     with MASTER_URL and DATA_URL in its environment;
-  //   - group "data": the data node at dataSite (typically on campus, where
-  //     the data may stay), on hostAddr(subnet, 20), serving the files of
-  //     dataset (file name → content) from a persistent volume over HTTP;
-  //   - one overlay network "data" joining the sites as one LAN.
-  // The stand-in commands (busybox) make each worker fetch its partition
-  // part-<i mod parts>.csv from the data node every 15 s across the
-  // overlay and count its rows into /tmp/last; set image and the commands
-  // (+ { groups: ... }) for a real Spark image.
-  spark(name,
-        subnet,
-        computeSites,
-        dataSite,
-        workers=3,
-        dataset={},
-        active=null,
-        owner='',
-        labels={},
-        image='rensei/busybox:latest',
-        cpus=0.5,
-        memory='128Mi')::
-    local master = $.hostAddr(subnet, 10);
-    local data = $.hostAddr(subnet, 20);
-    local parts = std.max(1, std.length(dataset));
-    local status =
-      '<!doctype html>\n<title>' + name + '</title>\n<h1>' + name + ': master</h1>\n'
-      + '<p>' + workers + ' workers on ' + std.join(', ', computeSites) + '; data node at ' + dataSite + ' (' + data + ').</p>\n'
-      + '<ul>\n' + std.join('', ['<li>worker-' + i + '</li>\n' for i in std.range(0, workers - 1)]) + '</ul>\n';
-    {
-      name: name,
-      owner: owner,
-      labels: labels,
-      networks: [r.network('data', subnet)],
-      groups: [
-        {
-          name: 'master',
-          image: image,
-          replicas: 1,
-          command: ['httpd', '-f', '-p', '8080', '-h', '/srv'],
-          placement: { sites: [computeSites[0]] },
-          resources: { cpus: cpus, memory: memory },
-          networks: [{ network: 'data', address: master, aliases: ['master'] }],
-          files: [r.file('/srv/index.html', status)],
-        },
-        {
-          name: 'worker',
-          image: image,
-          replicas: workers,
-          command: ['sh', '-c', 'while :; do wget -q -O /tmp/part.csv "$DATA_URL/part-$((RENSEI_INSTANCE % ' + parts + ')).csv" && wc -l < /tmp/part.csv > /tmp/last; sleep 15; done'],
-          env: { MASTER_URL: 'spark://' + master + ':7077', DATA_URL: 'http://' + data },
-          placement: { sites: computeSites, strategy: 'spread' },
-          resources: { cpus: cpus, memory: memory },
-          networks: [{ network: 'data' }],
-        },
-        {
-          name: 'data',
-          image: image,
-          replicas: 1,
-          // Seed files are copied only when absent: the data on the volume wins.
-          command: ['sh', '-c', 'for f in /seed/*; do [ -e "/data/${f##*/}" ] || cp "$f" /data/; done; exec httpd -f -p 80 -h /data'],
-          placement: { sites: [dataSite] },
-          resources: { cpus: 0.25, memory: '64Mi' },
-          networks: [{ network: 'data', address: data, aliases: ['data'] }],
-          volumes: [{ name: 'data', path: '/data' }],
-          files: [r.file('/seed/' + f, dataset[f]) for f in std.objectFields(dataset)],
-        },
-      ],
-    } + (if active != null then { active: active } else {}),
-
-  // mpi(...) is an HPC cluster in the shape of MPI with a batch queue, all
-  // at one site (whose hosts share the queue volume; the lab's sites have
-  // one host each):
-  //   - group "head" (one container) on the static address
-  //     hostAddr(subnet, 10), with /etc/hostfile listing the compute nodes
-  //     (compute-<i> slots=<slots>), the command `submit` that queues a
-  //     shell script, and httpd serving the queue (results in /done/);
-  //   - group "compute": nodes containers, each running a worker that
-  //     claims a job from /queue/new by renaming it (atomic on one file
-  //     system, so a job runs once), runs it, and writes its output and exit
-  //     status to /queue/done/<job>.out;
-  //   - the environment-scoped volume "queue" mounted at /queue on both.
-  // Submit: docker exec <env>_head_0 submit 'echo hello from $(hostname)'.
-  // The queue is a stand-in for Slurm or PBS; replace image and commands
-  // for an MPI runtime (the hostfile is in the format mpirun reads).
-  mpi(name,
-      subnet,
-      site,
-      nodes=4,
-      slots=1,
-      active=null,
-      owner='',
-      labels={},
-      image='rensei/busybox:latest',
-      cpus=1,
-      memory='256Mi')::
-    local head = $.hostAddr(subnet, 10);
-    local hostfile = std.join('', ['compute-' + i + ' slots=' + slots + '\n' for i in std.range(0, nodes - 1)]);
-    local submit = |||
-      #!/bin/sh
-      # submit SCRIPT... queues one job running SCRIPT with sh; prints its name.
-      set -e
-      [ $# -gt 0 ] || { echo "usage: submit 'shell commands'" >&2; exit 2; }
-      job=job-$(date +%s)-$$
-      printf '%s\n' "$*" > /queue/tmp/$job
-      mv /queue/tmp/$job /queue/new/$job.sh
-      echo $job
-    |||;
-    local worker = |||
-      #!/bin/sh
-      # Claims jobs from /queue/new by rename, so each runs on one node only.
-      mkdir -p /queue/new /queue/running /queue/done /queue/tmp
-      while :; do
-        for j in /queue/new/*.sh; do
-          [ -e "$j" ] || continue
-          n=${j##*/}; n=${n%.sh}
-          mine=/queue/running/$n.$HOSTNAME
-          mv "$j" "$mine" 2>/dev/null || continue
-          sh "$mine" > /queue/done/$n.out 2>&1
-          echo "exit $? on $HOSTNAME" >> /queue/done/$n.out
-          rm -f "$mine"
-        done
-        sleep 2
-      done
-    |||;
-    local queue = [{ name: 'queue', path: '/queue', scope: 'environment' }];
-    {
-      name: name,
-      owner: owner,
-      labels: labels,
-      networks: [r.network('hpc', subnet)],
-      groups: [
-        {
-          name: 'head',
-          image: image,
-          replicas: 1,
-          command: ['sh', '-c', 'mkdir -p /queue/new /queue/running /queue/done /queue/tmp && exec httpd -f -p 80 -h /queue'],
-          placement: { sites: [site] },
-          resources: { cpus: 0.25, memory: '64Mi' },
-          networks: [{ network: 'hpc', address: head, aliases: ['head'] }],
-          volumes: queue,
-          files: [r.file('/etc/hostfile', hostfile), r.file('/usr/local/bin/submit', submit, mode=493)],
-        },
-        {
-          name: 'compute',
-          image: image,
-          replicas: nodes,
-          command: ['/usr/local/bin/worker'],
-          placement: { sites: [site], strategy: 'pack' },
-          resources: { cpus: cpus, memory: memory },
-          networks: [{ network: 'hpc' }],
-          volumes: queue,
-          files: [r.file('/usr/local/bin/worker', worker, mode=493), r.file('/etc/hostfile', hostfile)],
-        },
-      ],
-    } + (if active != null then { active: active } else {}),
-
-  // backup(...) is a service with a warm standby at a second site:
-  //   - group "service" at active, on the static address hostAddr(subnet,
-  //     10): busybox httpd serving the page and the data volume, and a
-  //     writer appending a timestamp to /var/www/data/log.txt every 10 s
-  //     (the service's state);
-  //   - group "standby" at standby, on hostAddr(subnet, 11), copying
-  //     log.txt from the service every 5 s over the overlay into its own
-  //     data volume;
-  //   - the environment-scoped volume "data" (one per host) for both, so
-  //     after a switch-over the service finds the standby's copy on its new
-  //     site and goes on from there;
-  //   - one overlay network "svc".
-  // Switch over by swapping active and standby: the service moves (its
-  // container is created at the new site, removed at the old one, keeping
-  // its address) and the standby takes the other site; no volume is
-  // deleted. Writes made after the standby's last copy are lost: a warm
-  // standby, not synchronous replication.
-  backup(name,
-         subnet,
-         active,
-         standby,
-         page='',
-         activeWindow=null,
-         owner='',
-         labels={},
-         image='rensei/busybox:latest',
-         cpus=0.25,
-         memory='64Mi')::
-    local service = $.hostAddr(subnet, 10);
-    local data = [{ name: 'data', path: '/var/www/data', scope: 'environment' }];
-    local index = if page != '' then page else
-      '<!doctype html>\n<title>' + name + '</title>\n<h1>' + name + '</h1>\n'
-      + '<p>Served from ' + active + '; warm standby at ' + standby + '. <a href="data/log.txt">log</a></p>\n';
-    assert active != standby : 'backup ' + name + ': active and standby are both ' + active;
-    {
-      name: name,
-      owner: owner,
-      labels: labels,
-      networks: [r.network('svc', subnet)],
-      groups: [
-        {
-          name: 'service',
-          image: image,
-          replicas: 1,
-          command: ['sh', '-c', 'httpd -p 80 -h /var/www && while :; do date -u +%FT%TZ >> /var/www/data/log.txt; sleep 10; done'],
-          env: { SITE_ROLE: 'active' },
-          placement: { sites: [active] },
-          resources: { cpus: cpus, memory: memory },
-          networks: [{ network: 'svc', address: service, aliases: ['service'] }],
-          volumes: data,
-          files: [r.file('/var/www/index.html', index)],
-        },
-        {
-          name: 'standby',
-          image: image,
-          replicas: 1,
-          command: ['sh', '-c', 'while :; do wget -q -O /var/www/data/.log.txt http://' + service + '/data/log.txt && mv /var/www/data/.log.txt /var/www/data/log.txt; sleep 5; done'],
-          env: { SITE_ROLE: 'standby' },
-          placement: { sites: [standby] },
-          resources: { cpus: 0.1, memory: '32Mi' },
-          networks: [{ network: 'svc', address: $.hostAddr(subnet, 11), aliases: ['standby'] }],
-          volumes: data,
-        },
-      ],
-    } + (if activeWindow != null then { active: activeWindow } else {}),
 }
