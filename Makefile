@@ -50,7 +50,7 @@ test: images ## every test: unit, golden, fuzz (briefly), Docker integration, mu
 
 .PHONY: unit
 unit: ## only the tests that need no root, Docker or namespaces
-	$(GO) test -count=1 ./schema/... ./reconcile/... ./drivers/fake/... ./test/examples/ ./test/bench/
+	$(GO) test -count=1 ./schema/... ./reconcile/... ./drivers/fake/... ./test/examples/ ./test/bench/ ./test/docs/
 
 .PHONY: e2e
 e2e: images ## end-to-end tests: the CLI on the local engine, federation on the lab
