@@ -52,9 +52,22 @@ func New(endpoint string, tls *TLSFiles, host string, log *slog.Logger) (*Driver
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cli, err := NewClient(endpoint, tls)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", host, err)
+	}
+	return &Driver{cli: cli, host: host, endpoint: endpoint, log: log.With("host", host)}, nil
+}
+
+// NewClient opens a Docker API client of the engine at endpoint (unix://,
+// tcp:// with TLS when tls is not nil, or ssh:// through `ssh … docker
+// system dial-stdio`), negotiating the API version. Nothing is contacted
+// until it is used. The driver uses one; so does whatever needs the calls
+// the driver does not make (exec, logs).
+func NewClient(endpoint string, tls *TLSFiles) (*client.Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: docker endpoint %q: %w", host, endpoint, err)
+		return nil, fmt.Errorf("docker endpoint %q: %w", endpoint, err)
 	}
 	opts := []client.Opt{client.WithAPIVersionNegotiation()}
 	switch u.Scheme {
@@ -68,7 +81,7 @@ func New(endpoint string, tls *TLSFiles, host string, log *slog.Logger) (*Driver
 	case "ssh":
 		args, err := sshArgs(u)
 		if err != nil {
-			return nil, fmt.Errorf("host %s: docker endpoint %q: %w", host, endpoint, err)
+			return nil, fmt.Errorf("docker endpoint %q: %w", endpoint, err)
 		}
 		// The URL host is a placeholder: every connection is a fresh ssh
 		// process, so what the HTTP client thinks it dials does not matter.
@@ -76,13 +89,13 @@ func New(endpoint string, tls *TLSFiles, host string, log *slog.Logger) (*Driver
 			client.WithHost("http://docker.example.com"),
 			client.WithDialContext(sshDialer(args)))
 	default:
-		return nil, fmt.Errorf("host %s: docker endpoint %q: scheme must be unix, tcp or ssh", host, endpoint)
+		return nil, fmt.Errorf("docker endpoint %q: scheme must be unix, tcp or ssh", endpoint)
 	}
 	cli, err := client.NewClientWithOpts(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: docker client: %w", host, err)
+		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Driver{cli: cli, host: host, endpoint: endpoint, log: log.With("host", host)}, nil
+	return cli, nil
 }
 
 // Close releases the client's idle connections (and ssh processes).
