@@ -22,7 +22,23 @@ type Hosts struct {
 	// its objects, and nothing of another scope is changed or deleted.
 	Scope   string
 	closers []func() error
+	// watch holds each host's watchable drivers (ConnectWatching).
+	watch map[string]hostWatch
+	// cache, when not nil, answers the drivers' lists (ConnectWatching).
+	cache *Cache
 }
+
+// hostWatch is what can watch one host: its Docker engine and, where
+// tunnels are managed, its namespace.
+type hostWatch struct {
+	docker  *docker.Driver
+	tunnels *netlink.Tunnels
+}
+
+// CacheStats returns the counters of the hosts' cache of live state
+// (zero without one): what a daemon exports as metrics. Stale counts
+// relists that found the cache wrong, that is missed events.
+func (h *Hosts) CacheStats() CacheStats { return h.cache.Stats() }
 
 // Only returns want restricted to the connected hosts: a command or
 // daemon limited to some hosts (--hosts) plans and applies only theirs.
@@ -54,17 +70,22 @@ func (h *Hosts) Close() error {
 // up when it is probed, not here. Tunnels are managed only as root
 // (netlink needs CAP_NET_ADMIN); otherwise the host's Tunnels is nil.
 func Connect(topo *schema.Topology, only []string, scope string, log *slog.Logger) (*Hosts, error) {
+	return connect(topo, only, scope, log, true)
+}
+
+// connect is Connect; without tunnels no host's tunnels are managed.
+func connect(topo *schema.Topology, only []string, scope string, log *slog.Logger, tunnels bool) (*Hosts, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	out := &Hosts{Drivers: map[string]drivers.Host{}, Scope: scope}
+	out := &Hosts{Drivers: map[string]drivers.Host{}, Scope: scope, watch: map[string]hostWatch{}}
 	for _, s := range topo.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
 			if len(only) > 0 && !slices.Contains(only, key) && !slices.Contains(only, h.Name) {
 				continue
 			}
-			dh, err := connectHost(key, h, scope, log, out)
+			dh, err := connectHost(key, h, scope, log, out, tunnels)
 			if err != nil {
 				out.Close()
 				return nil, err
@@ -75,7 +96,7 @@ func Connect(topo *schema.Topology, only []string, scope string, log *slog.Logge
 	return out, nil
 }
 
-func connectHost(key string, h schema.Host, scope string, log *slog.Logger, out *Hosts) (drivers.Host, error) {
+func connectHost(key string, h schema.Host, scope string, log *slog.Logger, out *Hosts, tunnels bool) (drivers.Host, error) {
 	var tls *docker.TLSFiles
 	if h.TLS != nil {
 		tls = &docker.TLSFiles{CA: h.TLS.CA, Cert: h.TLS.Cert, Key: h.TLS.Key}
@@ -86,8 +107,9 @@ func connectHost(key string, h schema.Host, scope string, log *slog.Logger, out 
 	}
 	d.Scope = scope
 	out.closers = append(out.closers, d.Close)
+	out.watch[key] = hostWatch{docker: d}
 	dh := d.Host()
-	if os.Geteuid() != 0 {
+	if !tunnels || os.Geteuid() != 0 {
 		return dh, nil
 	}
 	tun, err := netlink.New(h.Netns, key, log)
@@ -100,6 +122,7 @@ func connectHost(key string, h schema.Host, scope string, log *slog.Logger, out 
 	}
 	tun.Scope = scope
 	out.closers = append(out.closers, tun.Close)
+	out.watch[key] = hostWatch{docker: d, tunnels: tun}
 	dh.Tunnels = tun
 	dockerProbe := dh.Probe
 	dh.Probe = func(ctx context.Context) drivers.HostStatus {

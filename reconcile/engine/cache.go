@@ -1,0 +1,540 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/drivers/netlink"
+)
+
+// The watch-fed cache of live state, as Kubernetes informers keep one:
+// each host's lists (containers, networks, volumes, tunnels) and its probe
+// are kept between passes and taken again only when the host's watch
+// (Docker events, netlink subscriptions) says they may have changed, when
+// the watch broke or was made again (a gap), when Rensei itself changed
+// that kind of object on the host (every Ensure and Delete goes through the
+// cache), and on schedule (Resync). An idle pass reads memory.
+//
+// The cache never answers for a host whose watch is down: lists go to the
+// host until the watch is back. A scheduled relist compares what it finds
+// with what the cache held; a difference that no event announced means an
+// event was missed: it is counted (CacheStats.Stale), logged, and wakes a
+// pass, which then sees the truth.
+
+// Change says which of a host's cached answers may be stale.
+type Change uint8
+
+// What a change may have changed.
+const (
+	ContainersChanged Change = 1 << iota
+	NetworksChanged
+	VolumesChanged
+	TunnelsChanged
+	ProbeChanged
+	// AllChanged is a gap: anything may have changed.
+	AllChanged = ContainersChanged | NetworksChanged | VolumesChanged | TunnelsChanged | ProbeChanged
+)
+
+// DefaultResync is how often every cached host is listed again whatever
+// its watch said.
+const DefaultResync = 5 * time.Minute
+
+// CacheOptions tune the cache of live state.
+type CacheOptions struct {
+	// Off lists every kind on every host on every pass (no cache); events
+	// only wake passes up.
+	Off bool
+	// Resync is how often each host is listed again and compared with
+	// the cache (default DefaultResync, jittered by ±10%).
+	Resync time.Duration
+}
+
+// CacheStats counts what the caches of a set of hosts did since they were
+// made. They only grow.
+type CacheStats struct {
+	// Hits are lists (and probes) answered from memory.
+	Hits int64 `json:"hits"`
+	// Lists are lists (and probes) that went to a host: the first, after
+	// a change, a gap, a write, on schedule, or while its watch was down.
+	Lists int64 `json:"lists"`
+	// Resyncs are scheduled relists of a host.
+	Resyncs int64 `json:"resyncs"`
+	// Gaps are watch failures (the host is listed until the watch is
+	// back, and then everything afresh).
+	Gaps int64 `json:"gaps"`
+	// Stale counts relists that found the cache wrong although no event
+	// said anything changed: an event was missed.
+	Stale int64 `json:"stale"`
+}
+
+// Cache is the watch-fed cache of the live state of a set of hosts. Wrap
+// gives a host's drivers that answer List (and Probe) from it; Changed
+// tells it what a host's watch saw. It is safe for concurrent use.
+type Cache struct {
+	opts  CacheOptions
+	log   *slog.Logger
+	wake  func()
+	mu    sync.Mutex
+	hosts map[string]*hostCache
+
+	hits, lists, resyncs, gaps, stale atomic.Int64
+}
+
+// NewCache returns an empty cache. wake, when not nil, is called when a
+// scheduled relist found the cache wrong (a pass should look now). A nil
+// log discards.
+func NewCache(opts CacheOptions, log *slog.Logger, wake func()) *Cache {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = DefaultResync
+	}
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Cache{opts: opts, log: log, wake: wake, hosts: map[string]*hostCache{}}
+}
+
+// Stats returns the counters so far.
+func (c *Cache) Stats() CacheStats {
+	if c == nil {
+		return CacheStats{}
+	}
+	return CacheStats{Hits: c.hits.Load(), Lists: c.lists.Load(), Resyncs: c.resyncs.Load(), Gaps: c.gaps.Load(), Stale: c.stale.Load()}
+}
+
+// cached kinds, indexes of hostCache.entries.
+const (
+	kContainers = iota
+	kNetworks
+	kVolumes
+	kTunnels
+	kProbe
+	nKinds
+)
+
+var kindNames = [nKinds]string{"containers", "networks", "volumes", "tunnels", "probe"}
+
+// hostCache holds one host's answers.
+type hostCache struct {
+	c       *Cache
+	key     string
+	inner   drivers.Host
+	mu      sync.Mutex
+	down    map[string]bool // watch sources ("docker", "netlink") that are down
+	watched bool            // at least one source was declared (Watching)
+	entries [nKinds]entry
+}
+
+// entry is one cached answer.
+type entry struct {
+	have  bool   // value is current as far as the watch knows
+	gen   uint64 // bumped by every change, so a list racing one is not kept
+	check bool   // the next list compares with value (scheduled resync)
+	value any    // []drivers.Container, ..., drivers.HostStatus
+}
+
+// Wrap returns h with drivers that answer List and Probe from the cache
+// and tell it of every Ensure and Delete, for the host key. Until the
+// host's watch is declared up (Watching), nothing is cached. Optional
+// interfaces the drivers implement are kept (drivers.Names,
+// drivers.VolumeMounts, drivers.TunnelBulkDeleter, a tunnel ping).
+func (c *Cache) Wrap(key string, h drivers.Host) drivers.Host {
+	hc := &hostCache{c: c, key: key, inner: h, down: map[string]bool{}}
+	c.mu.Lock()
+	c.hosts[key] = hc
+	c.mu.Unlock()
+	out := h
+	out.Containers = cachedContainers{h.Containers, hc}
+	out.Networks = cachedNetworks{h.Networks, hc}
+	out.Volumes = cachedVolumes{h.Volumes, hc}
+	if h.Tunnels != nil {
+		out.Tunnels = wrapTunnels(h.Tunnels, hc)
+	}
+	if h.Probe != nil {
+		out.Probe = hc.probe
+	}
+	return out
+}
+
+// host returns the cache of key, or nil.
+func (c *Cache) host(key string) *hostCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[key]
+}
+
+// Watching declares that source (a name: "docker", "netlink") watches the
+// host key and is up (or down): while any declared source of a host is
+// down, its answers come from the host, not from memory.
+func (c *Cache) Watching(key, source string, up bool) {
+	hc := c.host(key)
+	if hc == nil {
+		return
+	}
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if !up && hc.watched && !hc.down[source] {
+		c.gaps.Add(1)
+	}
+	hc.watched = true
+	hc.down[source] = !up
+}
+
+// Changed tells the cache what a host's watch saw; a gap also counts.
+func (c *Cache) Changed(key string, what Change) {
+	hc := c.host(key)
+	if hc == nil {
+		return
+	}
+	hc.invalidate(what)
+}
+
+func (hc *hostCache) invalidate(what Change) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	for k := range nKinds {
+		if what&(1<<k) != 0 {
+			e := &hc.entries[k]
+			e.have = false
+			e.gen++
+		}
+	}
+}
+
+// trusted reports whether answers may come from memory.
+func (hc *hostCache) trusted() bool {
+	if hc.c.opts.Off || !hc.watched {
+		return false
+	}
+	for _, d := range hc.down {
+		if d {
+			return false
+		}
+	}
+	return true
+}
+
+// get answers kind k from memory when it can, otherwise with list,
+// keeping the answer when no change raced it.
+func (hc *hostCache) get(k int, list func() (any, error)) (any, error) {
+	hc.mu.Lock()
+	e := &hc.entries[k]
+	if e.have && !e.check && hc.trusted() {
+		v := e.value
+		hc.mu.Unlock()
+		hc.c.hits.Add(1)
+		return v, nil
+	}
+	gen, check, old := e.gen, e.check && e.have, e.value
+	hc.mu.Unlock()
+
+	v, err := list()
+	hc.c.lists.Add(1)
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if err != nil {
+		if e.gen == gen {
+			e.have, e.check = false, false
+		}
+		return nil, err
+	}
+	if check && e.gen == gen {
+		if diff := differ(k, old, v); diff != "" {
+			hc.c.stale.Add(1)
+			hc.c.log.Warn("cache was wrong: a change was not announced by the host's watch; the relist repairs it",
+				"host", hc.key, "kind", kindNames[k], "name", diff)
+			defer hc.c.wake()
+		}
+	}
+	if e.gen == gen && hc.trusted() && kept(k, v) {
+		e.have, e.check, e.value = true, false, v
+	}
+	return v, nil
+}
+
+// kept reports whether an answer may be kept: an unreachable probe is
+// asked again next time.
+func kept(k int, v any) bool {
+	if st, ok := v.(drivers.HostStatus); ok && k == kProbe {
+		return st.Reachable
+	}
+	return true
+}
+
+// resync lists every kind the host has cached again and compares.
+func (hc *hostCache) resync(ctx context.Context) {
+	hc.c.resyncs.Add(1)
+	hc.mu.Lock()
+	for k := range nKinds {
+		hc.entries[k].check = hc.entries[k].have
+	}
+	hc.mu.Unlock()
+	h := hc.inner
+	if h.Probe != nil {
+		if st := hc.probe(ctx); !st.Reachable {
+			return
+		}
+	}
+	cachedContainers{h.Containers, hc}.List(ctx)
+	cachedNetworks{h.Networks, hc}.List(ctx)
+	cachedVolumes{h.Volumes, hc}.List(ctx)
+	if h.Tunnels != nil {
+		cachedTunnels{h.Tunnels, hc}.List(ctx)
+	}
+}
+
+// Resync lists every host of the cache again now and compares with what
+// the cache held, as the schedule does; hosts in parallel.
+func (c *Cache) Resync(ctx context.Context) {
+	c.mu.Lock()
+	hosts := slices.Collect(maps.Values(c.hosts))
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, hc := range hosts {
+		wg.Go(func() { hc.resync(ctx) })
+	}
+	wg.Wait()
+}
+
+// Run relists every host of the cache on schedule until ctx ends, each
+// host on its own jittered clock.
+func (c *Cache) Run(ctx context.Context) {
+	c.mu.Lock()
+	hosts := slices.Collect(maps.Values(c.hosts))
+	c.mu.Unlock()
+	for _, hc := range hosts {
+		go func() {
+			for {
+				d := c.opts.Resync
+				d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+				hc.resync(ctx)
+			}
+		}()
+	}
+}
+
+func (hc *hostCache) probe(ctx context.Context) drivers.HostStatus {
+	v, _ := hc.get(kProbe, func() (any, error) { return hc.inner.Probe(ctx), nil })
+	return v.(drivers.HostStatus)
+}
+
+// differ names the first objects (at most three) that two answers of kind
+// k disagree on, or "" when they agree. Order does not matter.
+func differ(k int, a, b any) string {
+	switch k {
+	case kContainers:
+		return differBy(a.([]drivers.Container), b.([]drivers.Container), func(c drivers.Container) string { return c.Name })
+	case kNetworks:
+		return differBy(a.([]drivers.Network), b.([]drivers.Network), func(n drivers.Network) string { return n.Name })
+	case kVolumes:
+		return differBy(a.([]drivers.Volume), b.([]drivers.Volume), func(v drivers.Volume) string { return v.Name })
+	case kTunnels:
+		return differBy(a.([]drivers.Tunnel), b.([]drivers.Tunnel), func(t drivers.Tunnel) string { return t.Name })
+	case kProbe:
+		// A version upgrade under a running watch is not a missed event.
+		x, y := a.(drivers.HostStatus), b.(drivers.HostStatus)
+		x.DockerVersion, y.DockerVersion = "", ""
+		if x != y {
+			return "probe"
+		}
+	}
+	return ""
+}
+
+func differBy[T any](a, b []T, name func(T) string) string {
+	byName := make(map[string]T, len(a))
+	for _, x := range a {
+		byName[name(x)] = x
+	}
+	var names []string
+	for _, y := range b {
+		x, ok := byName[name(y)]
+		delete(byName, name(y))
+		if !ok || !reflect.DeepEqual(x, y) {
+			names = append(names, name(y))
+		}
+	}
+	for n := range byName {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	if len(names) > 3 {
+		names = append(names[:3], fmt.Sprintf("and %d more", len(names)-3))
+	}
+	return strings.Join(names, ", ")
+}
+
+// The wrappers. List answers from the cache; Ensure and Delete tell it
+// before and after: before, so no list taken during the change is kept,
+// after, so the next list sees its effect. A network change also touches
+// containers (their networks) and tunnels (a removed bridge frees its
+// VXLAN device).
+
+func (hc *hostCache) around(what Change, f func() error) error {
+	hc.invalidate(what)
+	defer hc.invalidate(what)
+	return f()
+}
+
+func cachedList[T any](hc *hostCache, k int, list func() ([]T, error)) ([]T, error) {
+	v, err := hc.get(k, func() (any, error) { return list() })
+	if err != nil {
+		return nil, err
+	}
+	// Callers may keep or change what they get; the cache keeps its own.
+	return slices.Clone(v.([]T)), nil
+}
+
+type cachedContainers struct {
+	drivers.Containers
+	hc *hostCache
+}
+
+func (w cachedContainers) List(ctx context.Context) ([]drivers.Container, error) {
+	return cachedList(w.hc, kContainers, func() ([]drivers.Container, error) { return w.Containers.List(ctx) })
+}
+
+func (w cachedContainers) Ensure(ctx context.Context, s drivers.ContainerSpec) error {
+	return w.hc.around(ContainersChanged, func() error { return w.Containers.Ensure(ctx, s) })
+}
+
+func (w cachedContainers) Delete(ctx context.Context, name string) error {
+	return w.hc.around(ContainersChanged, func() error { return w.Containers.Delete(ctx, name) })
+}
+
+type cachedNetworks struct {
+	drivers.Networks
+	hc *hostCache
+}
+
+const networkChange = NetworksChanged | ContainersChanged | TunnelsChanged
+
+func (w cachedNetworks) List(ctx context.Context) ([]drivers.Network, error) {
+	return cachedList(w.hc, kNetworks, func() ([]drivers.Network, error) { return w.Networks.List(ctx) })
+}
+
+func (w cachedNetworks) Ensure(ctx context.Context, s drivers.NetworkSpec) error {
+	return w.hc.around(networkChange, func() error { return w.Networks.Ensure(ctx, s) })
+}
+
+func (w cachedNetworks) Delete(ctx context.Context, name string) error {
+	return w.hc.around(networkChange, func() error { return w.Networks.Delete(ctx, name) })
+}
+
+// Names is not cached (it is asked only when something is missing); a
+// driver without it knows of no foreign name.
+func (w cachedNetworks) Names(ctx context.Context) (map[string]drivers.Owner, error) {
+	if n, ok := w.Networks.(drivers.Names); ok {
+		return n.Names(ctx)
+	}
+	return nil, nil
+}
+
+type cachedVolumes struct {
+	drivers.Volumes
+	hc *hostCache
+}
+
+func (w cachedVolumes) List(ctx context.Context) ([]drivers.Volume, error) {
+	return cachedList(w.hc, kVolumes, func() ([]drivers.Volume, error) { return w.Volumes.List(ctx) })
+}
+
+func (w cachedVolumes) Ensure(ctx context.Context, s drivers.VolumeSpec) error {
+	return w.hc.around(VolumesChanged, func() error { return w.Volumes.Ensure(ctx, s) })
+}
+
+func (w cachedVolumes) Delete(ctx context.Context, name string) error {
+	return w.hc.around(VolumesChanged, func() error { return w.Volumes.Delete(ctx, name) })
+}
+
+func (w cachedVolumes) Names(ctx context.Context) (map[string]drivers.Owner, error) {
+	if n, ok := w.Volumes.(drivers.Names); ok {
+		return n.Names(ctx)
+	}
+	return nil, nil
+}
+
+func (w cachedVolumes) MountedBy(ctx context.Context) (map[string][]string, error) {
+	if m, ok := w.Volumes.(drivers.VolumeMounts); ok {
+		return m.MountedBy(ctx)
+	}
+	return nil, fmt.Errorf("host %s: its driver cannot tell which containers mount a volume", w.hc.key)
+}
+
+type cachedTunnels struct {
+	drivers.Tunnels
+	hc *hostCache
+}
+
+func (w cachedTunnels) List(ctx context.Context) ([]drivers.Tunnel, error) {
+	return cachedList(w.hc, kTunnels, func() ([]drivers.Tunnel, error) { return w.Tunnels.List(ctx) })
+}
+
+func (w cachedTunnels) Ensure(ctx context.Context, s drivers.TunnelSpec) error {
+	return w.hc.around(TunnelsChanged, func() error { return w.Tunnels.Ensure(ctx, s) })
+}
+
+func (w cachedTunnels) Delete(ctx context.Context, name string) error {
+	return w.hc.around(TunnelsChanged, func() error { return w.Tunnels.Delete(ctx, name) })
+}
+
+// The tunnel drivers' optional methods are kept: a batch delete (apply
+// uses it) and a ping (overlay probing uses it).
+
+type pinger interface {
+	Ping(ctx context.Context, e netlink.Echo) (time.Duration, error)
+}
+
+func wrapTunnels(t drivers.Tunnels, hc *hostCache) drivers.Tunnels {
+	w := cachedTunnels{t, hc}
+	_, bulk := t.(drivers.TunnelBulkDeleter)
+	_, ping := t.(pinger)
+	switch {
+	case bulk && ping:
+		return bulkPingTunnels{bulkTunnels{w}}
+	case bulk:
+		return bulkTunnels{w}
+	case ping:
+		return pingTunnels{w}
+	}
+	return w
+}
+
+type bulkTunnels struct{ cachedTunnels }
+
+func (w bulkTunnels) DeleteMany(ctx context.Context, names []string) error {
+	return w.hc.around(TunnelsChanged, func() error { return w.Tunnels.(drivers.TunnelBulkDeleter).DeleteMany(ctx, names) })
+}
+
+type pingTunnels struct{ cachedTunnels }
+
+func (w pingTunnels) Ping(ctx context.Context, e netlink.Echo) (time.Duration, error) {
+	return w.Tunnels.(pinger).Ping(ctx, e)
+}
+
+type bulkPingTunnels struct{ bulkTunnels }
+
+func (w bulkPingTunnels) Ping(ctx context.Context, e netlink.Echo) (time.Duration, error) {
+	return w.Tunnels.(pinger).Ping(ctx, e)
+}

@@ -1,0 +1,303 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rensei-dev/rensei/drivers"
+	"github.com/rensei-dev/rensei/drivers/fake"
+	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/engine"
+	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
+	"github.com/rensei-dev/rensei/schema"
+)
+
+// cachedFakes is fake hosts behind a cache, with their raw drivers for
+// the truth. Their "watch" is the test: it tells the cache what it changed.
+type cachedFakes struct {
+	fakes  map[string]*fake.Host
+	raw    map[string]drivers.Host
+	cached map[string]drivers.Host
+	cache  *engine.Cache
+	wakes  atomic.Int64
+}
+
+func newCachedFakes(keys ...string) *cachedFakes {
+	cf := &cachedFakes{fakes: map[string]*fake.Host{}, raw: map[string]drivers.Host{}, cached: map[string]drivers.Host{}}
+	cf.cache = engine.NewCache(engine.CacheOptions{}, nil, func() { cf.wakes.Add(1) })
+	for _, k := range keys {
+		cf.fakes[k] = fake.New(k)
+		cf.raw[k] = cf.fakes[k].Drivers()
+		cf.cached[k] = cf.cache.Wrap(k, cf.raw[k])
+		cf.cache.Watching(k, "test", true)
+	}
+	return cf
+}
+
+func (cf *cachedFakes) lists(key string) int {
+	n := 0
+	for call, c := range cf.fakes[key].Calls {
+		if strings.HasSuffix(call, ".list") {
+			n += c
+		}
+	}
+	return n
+}
+
+// courseTopology is one environment of n students over two hosts.
+func courseTopology(n int) *schema.Topology {
+	var members []string
+	for i := range n {
+		members = append(members, fmt.Sprintf("s%02d", i))
+	}
+	return &schema.Topology{
+		Sites: []schema.Site{
+			{Name: "campus", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x1", Underlay: "198.18.0.1"}}},
+			{Name: "cloud", Hosts: []schema.Host{{Name: "h0", Docker: "unix:///x2", Underlay: "198.18.0.2"}}},
+		},
+		Environments: []schema.Environment{{Name: "cs101",
+			Networks: []schema.Network{{Name: "lan", Subnet: "198.19.1.0/24"}},
+			Groups: []schema.Group{{Name: "ws", Image: "b", Members: members, Networks: []schema.Attachment{{Network: "lan"}},
+				Volumes: []schema.Volume{{Name: "home", Path: "/home"}}}}}},
+	}
+}
+
+func converge(t *testing.T, hosts map[string]drivers.Host, want *place.Desired) {
+	t.Helper()
+	ctx := context.Background()
+	p := plan.Compute(want, engine.Observe(ctx, hosts))
+	if _, err := apply.Apply(ctx, p, hosts, apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if again := plan.Compute(want, engine.Observe(ctx, hosts)); !again.Empty() {
+		t.Fatalf("not converged:\n%s", render(again))
+	}
+}
+
+// TestCacheIdleReadsMemory: once converged, passes with nothing to do ask
+// no host anything, and the cache's answers are the hosts' own.
+func TestCacheIdleReadsMemory(t *testing.T) {
+	cf := newCachedFakes("campus/h0", "cloud/h0")
+	want, err := place.Place(courseTopology(6), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	converge(t, cf.cached, want)
+	ctx := context.Background()
+	engine.Observe(ctx, cf.cached) // the echo of apply's own changes
+	before := cf.lists("campus/h0") + cf.lists("cloud/h0")
+	for range 5 {
+		if p := plan.Compute(want, engine.Observe(ctx, cf.cached)); !p.Empty() {
+			t.Fatalf("idle plan not empty:\n%s", render(p))
+		}
+	}
+	if after := cf.lists("campus/h0") + cf.lists("cloud/h0"); after != before {
+		t.Errorf("idle passes made %d list calls, want 0", after-before)
+	}
+	sameObserved(t, engine.Observe(ctx, cf.cached), engine.Observe(ctx, cf.raw))
+	if s := cf.cache.Stats(); s.Hits == 0 || s.Stale != 0 {
+		t.Errorf("stats %+v: want hits and nothing stale", s)
+	}
+}
+
+// TestCacheEventRelists: a change the watch reports is listed again, only
+// for its kind and host.
+func TestCacheEventRelists(t *testing.T) {
+	cf := newCachedFakes("campus/h0", "cloud/h0")
+	want, err := place.Place(courseTopology(6), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	converge(t, cf.cached, want)
+	ctx := context.Background()
+	obs := engine.Observe(ctx, cf.cached)
+	victim := obs["campus/h0"].Containers[0].Name
+	cf.fakes["campus/h0"].Remove("container", victim)
+	cf.cache.Changed("campus/h0", engine.ContainersChanged)
+	campus, cloud := cf.fakes["campus/h0"].Calls["container.list"], cf.fakes["cloud/h0"].Calls["container.list"]
+	p := plan.Compute(want, engine.Observe(ctx, cf.cached))
+	if p.Changes() != 1 || p.Steps[0].Name != victim {
+		t.Fatalf("plan after the removal of %s:\n%s", victim, render(p))
+	}
+	if got := cf.fakes["campus/h0"].Calls["container.list"] - campus; got != 1 {
+		t.Errorf("campus listed containers %d times, want 1", got)
+	}
+	if got := cf.fakes["cloud/h0"].Calls["container.list"] - cloud; got != 0 {
+		t.Errorf("cloud listed containers %d times, want 0", got)
+	}
+}
+
+// TestCacheMissedEvent: a change no event announced is found by the
+// scheduled relist, counted, and wakes a pass; the next plan repairs it.
+func TestCacheMissedEvent(t *testing.T) {
+	cf := newCachedFakes("campus/h0", "cloud/h0")
+	want, err := place.Place(courseTopology(6), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	converge(t, cf.cached, want)
+	ctx := context.Background()
+	obs := engine.Observe(ctx, cf.cached)
+	cf.fakes["cloud/h0"].Stop(obs["cloud/h0"].Containers[0].Name) // no event
+	if p := plan.Compute(want, engine.Observe(ctx, cf.cached)); !p.Empty() {
+		t.Fatalf("the cache saw an unannounced change before its relist:\n%s", render(p))
+	}
+	cf.cache.Resync(ctx)
+	if s := cf.cache.Stats(); s.Stale != 1 || s.Resyncs != 2 {
+		t.Errorf("stats %+v: want one stale relist out of two", s)
+	}
+	if cf.wakes.Load() != 1 {
+		t.Errorf("%d wake-ups, want 1", cf.wakes.Load())
+	}
+	if p := plan.Compute(want, engine.Observe(ctx, cf.cached)); p.Changes() != 1 {
+		t.Fatalf("after the relist, plan:\n%s", render(p))
+	}
+}
+
+// TestCacheWatchDown: while a host's watch is down every pass lists it;
+// once back, memory answers again.
+func TestCacheWatchDown(t *testing.T) {
+	cf := newCachedFakes("campus/h0")
+	ctx := context.Background()
+	engine.Observe(ctx, cf.cached)
+	cf.cache.Watching("campus/h0", "test", false)
+	n := cf.lists("campus/h0")
+	engine.Observe(ctx, cf.cached)
+	engine.Observe(ctx, cf.cached)
+	if got := cf.lists("campus/h0") - n; got != 8 {
+		t.Errorf("%d list calls in two passes with the watch down, want 8", got)
+	}
+	cf.cache.Watching("campus/h0", "test", true)
+	engine.Observe(ctx, cf.cached)
+	n = cf.lists("campus/h0")
+	engine.Observe(ctx, cf.cached)
+	if got := cf.lists("campus/h0") - n; got != 0 {
+		t.Errorf("%d list calls with the watch back, want 0", got)
+	}
+	cf.fakes["campus/h0"].SetDown(true)
+	cf.cache.Changed("campus/h0", engine.AllChanged)
+	if st := engine.Observe(ctx, cf.cached)["campus/h0"]; st.Err == nil {
+		t.Error("a host that went down (with a gap) is still observed")
+	}
+	if s := cf.cache.Stats(); s.Gaps != 1 {
+		t.Errorf("stats %+v: want one gap", s)
+	}
+}
+
+// TestConvergenceCached is TestConvergence with every host behind the
+// cache, its watch played by the drift itself: after every apply a second
+// plan from the cache is empty, and the cache agrees with the hosts at
+// every step.
+func TestConvergenceCached(t *testing.T) {
+	ctx := context.Background()
+	for seed := uint64(1); seed <= 300; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, seed*7919))
+			var keys []string
+			for _, s := range []string{"campus", "cloud", "backup"} {
+				for h := 0; h < 2; h++ {
+					keys = append(keys, fmt.Sprintf("%s/h%d", s, h))
+				}
+			}
+			cf := newCachedFakes(keys...)
+			for _, f := range cf.fakes {
+				f.AddUnowned("someone-elses", "nginx")
+			}
+			for step := 0; step < 8; step++ {
+				topo := randomTopology(r)
+				if err := schema.Validate(topo); err != nil {
+					t.Fatalf("generator made an invalid topology: %v", err)
+				}
+				want, err := place.Place(topo, place.Options{Commit: fmt.Sprint(step), Now: now})
+				if err != nil {
+					t.Fatalf("place: %v", err)
+				}
+				live, truth := map[string]drivers.Host{}, map[string]drivers.Host{}
+				for _, h := range want.Hosts {
+					live[h.Key], truth[h.Key] = cf.cached[h.Key], cf.raw[h.Key]
+				}
+				obs := engine.Observe(ctx, live)
+				sameObserved(t, obs, engine.Observe(ctx, truth))
+				p := plan.Compute(want, obs)
+				if _, err := apply.Apply(ctx, p, live, apply.Options{}); err != nil {
+					t.Fatalf("step %d: apply: %v\nplan:\n%s", step, err, render(p))
+				}
+				obs = engine.Observe(ctx, live)
+				sameObserved(t, obs, engine.Observe(ctx, truth))
+				if again := plan.Compute(want, obs); !again.Empty() {
+					t.Fatalf("step %d: not converged, second plan:\n%s\nstate:\n%s", step, render(again), state(cf.fakes))
+				}
+				for _, key := range slices.Sorted(maps.Keys(live)) {
+					cachedDrift(r, cf, key, obs[key])
+				}
+			}
+		})
+	}
+}
+
+// cachedDrift is drift, announced to the cache as the host's watch would.
+func cachedDrift(r *rand.Rand, cf *cachedFakes, key string, obs plan.HostState) {
+	h := cf.fakes[key]
+	switch r.IntN(4) {
+	case 0:
+		if len(obs.Containers) > 0 {
+			h.Remove("container", obs.Containers[r.IntN(len(obs.Containers))].Name)
+			cf.cache.Changed(key, engine.ContainersChanged)
+		}
+	case 1:
+		if len(obs.Containers) > 0 {
+			h.Stop(obs.Containers[r.IntN(len(obs.Containers))].Name)
+			cf.cache.Changed(key, engine.ContainersChanged)
+		}
+	case 2:
+		if len(obs.Tunnels) > 0 {
+			h.MutateTunnel(obs.Tunnels[r.IntN(len(obs.Tunnels))].Name, func(t *drivers.Tunnel) {
+				t.Bridge, t.MTU, t.Peers = "", 1300, t.Peers[:0]
+			})
+			cf.cache.Changed(key, engine.TunnelsChanged)
+		}
+	case 3:
+		if len(obs.Tunnels) > 0 {
+			h.Remove("tunnel", obs.Tunnels[0].Name)
+			cf.cache.Changed(key, engine.TunnelsChanged)
+		}
+	}
+}
+
+// sameObserved fails unless two observations hold the same objects.
+func sameObserved(t *testing.T, got, want plan.Observed) {
+	t.Helper()
+	norm := func(o plan.Observed) string {
+		var b strings.Builder
+		for _, key := range slices.Sorted(maps.Keys(o)) {
+			st := o[key]
+			var lines []string
+			for _, c := range st.Containers {
+				lines = append(lines, fmt.Sprintf("container %s %s running=%v %v %v %v", c.Name, c.Image, c.Running, c.Labels, c.Networks, c.HostPorts))
+			}
+			for _, n := range st.Networks {
+				lines = append(lines, fmt.Sprintf("network %+v", n))
+			}
+			for _, v := range st.Volumes {
+				lines = append(lines, fmt.Sprintf("volume %+v", v))
+			}
+			for _, tu := range st.Tunnels {
+				lines = append(lines, fmt.Sprintf("tunnel %+v", tu))
+			}
+			sort.Strings(lines)
+			fmt.Fprintf(&b, "%s err=%v %+v\n  %s\n", key, st.Err, st.Status, strings.Join(lines, "\n  "))
+		}
+		return b.String()
+	}
+	if g, w := norm(got), norm(want); g != w {
+		t.Fatalf("the cache disagrees with the hosts:\ncache:\n%s\nhosts:\n%s", g, w)
+	}
+}
