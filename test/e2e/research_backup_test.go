@@ -80,8 +80,11 @@ func TestBackupSite(t *testing.T) {
 		seconds(applied), seconds(served), seconds(time.Since(start)), seconds(time.Since(written)))
 
 	// A change (a write, a new file, a deletion) is at the standby within
-	// two intervals.
-	l.mustExec("site-a", "web_service_0", "bash", "-c", `echo '<h1>v2</h1>' > /srv/data/index.html; echo new > /srv/data/new.txt; rm /srv/data/old.txt`)
+	// two intervals. index.html keeps its size and its modification time's
+	// second: rsync's default quick check (whole seconds) would miss it.
+	l.mustExec("site-a", "web_service_0", "bash", "-c", `s=$(stat -c %Y /srv/data/index.html) &&
+		echo '<h1>v2</h1>' > /srv/data/index.html && touch -d "@$s.123456789" /srv/data/index.html &&
+		echo new > /srv/data/new.txt && rm /srv/data/old.txt`)
 	changed := time.Now()
 	primarySums = l.sha256Tree("site-a", "web_service_0", "/srv/data")
 	eventually(t, 4*interval, "the change at the standby", sameAtStandby)

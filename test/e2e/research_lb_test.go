@@ -210,6 +210,27 @@ func TestLoadBalancedService(t *testing.T) {
 	l.repo.Git("push", "-q", "origin", "main")
 	daemonLog := startResearchDaemon(t, l.repo.BareDir, l.secrets)
 
+	statusDir := t.TempDir()
+	// daemonSays is the state of host in the daemon's latest report.
+	daemonSays := func(host, want string) func() error {
+		return func() error {
+			out, err := stdout(renseiBin, "status", "--repo", l.repo.BareDir, "--state-dir", statusDir)
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) > 1 && f[0] == host {
+					if f[1] == want {
+						return nil
+					}
+					return fmt.Errorf("the daemon reports %s %s", host, f[1])
+				}
+			}
+			return fmt.Errorf("no report of %s:\n%s", host, out)
+		}
+	}
+	eventually(t, time.Minute, "the daemon's first reports", daemonSays("site-b/docker", "converged"))
+
 	ld := startLoad(url, 50*time.Millisecond)
 	defer ld.end()
 	steady := time.Now()
@@ -255,17 +276,20 @@ func TestLoadBalancedService(t *testing.T) {
 		figure(t, "lb-service: %s of site-b under 20 requests/s: %d of %d requests failed in the first 12 s, slowest answer %s; from 5 s on: %s",
 			o.name, during.failures, during.requests, during.slowest.Round(time.Millisecond), settled)
 
+		eventually(t, time.Minute, "the daemon's report of site-b down", daemonSays("site-b/docker", "unreachable"))
 		o.back()
 		powered := time.Now()
 		back := ld.servedSince(t, "web-site-b-0", powered, 2*time.Minute)
+		eventually(t, time.Minute, "the daemon's report of site-b converged", daemonSays("site-b/docker", "converged"))
+		reported := time.Since(powered)
 		time.Sleep(2 * time.Second)
 		after := ld.window(powered, time.Now())
 		t.Logf("site-b on again: %s", after)
 		if after.failures > 0 {
 			t.Errorf("%s: requests failed after site-b came back: %s", o.name, after)
 		}
-		figure(t, "lb-service: after the %s, site-b powered on: its replica serves again %s after power-on (the daemon running); %d failures meanwhile",
-			o.name, seconds(back), after.failures)
+		figure(t, "lb-service: after the %s, site-b powered on: its replica serves again %s after power-on; the daemon reports it converged %s after power-on; %d failures meanwhile",
+			o.name, seconds(back), seconds(reported), after.failures)
 	}
 
 	l.edit("environments/shop.jsonnet", "'site-a': 1,", "'site-a': 2,")
