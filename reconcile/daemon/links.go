@@ -206,12 +206,9 @@ func linkEvent(c probe.Change, now time.Time) notify.Event {
 	case c.Healthy():
 		e.Kind, e.Severity = notify.LinkUp, notify.Info
 		e.Message = fmt.Sprintf("overlay link to %s (%s) passes traffic again (rtt %s)", c.Peer, c.Network, c.RTT.Round(10*time.Microsecond))
-	case c.OK:
-		e.Kind, e.Severity = notify.LinkDown, notify.Error
-		e.Message = fmt.Sprintf("overlay link to %s (%s): full-size packets lost: %s", c.Peer, c.Network, c.Error)
 	default:
 		e.Kind, e.Severity = notify.LinkDown, notify.Error
-		e.Message = fmt.Sprintf("overlay link to %s (%s) down: %s", c.Peer, c.Network, c.Error)
+		e.Message = fmt.Sprintf("overlay link to %s (%s): %s", c.Peer, c.Network, c.Error)
 	}
 	return e
 }

@@ -191,6 +191,7 @@ const (
 	streamLifetime   = 10 * time.Minute
 	streamHeartbeat  = 15 * time.Second
 	streamWriteLimit = 10 * time.Second
+	streamMinGap     = time.Second
 )
 
 // serveStream sends the page's main part as a server-sent event now and
@@ -236,14 +237,25 @@ func (d *Daemon) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer end.Stop()
 	beat := time.NewTicker(streamHeartbeat)
 	defer beat.Stop()
+	var last []byte
 	for {
 		_, changed := d.Snapshot()
 		b, err := d.render("main")
 		if err != nil {
 			return
 		}
-		if !send(event("update", b)) {
-			return
+		if !bytes.Equal(b, last) {
+			if !send(event("update", b)) {
+				return
+			}
+			last = b
+			// Passes may follow each other quickly (a busy engine's
+			// events); the page needs no more than one update a second.
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(streamMinGap):
+			}
 		}
 		for waiting := true; waiting; {
 			select {

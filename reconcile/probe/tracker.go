@@ -121,6 +121,9 @@ func (t *Tracker) Update(results []Result, now time.Time) []Change {
 			out = append(out, Change{State: *s})
 		case from != s.Condition():
 			s.Since = now
+			if wasFault == "" {
+				s.Repaired = "" // a repair is past once the link changes again
+			}
 			out = append(out, Change{State: *s, From: from})
 		}
 	}

@@ -78,7 +78,10 @@ func TestStatusPage(t *testing.T) {
 
 	nav, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(nav, chromedp.Navigate(url), chromedp.WaitVisible("#hosts")); err != nil {
+	if err := chromedp.Do(nav, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	if err := chromedp.Do(nav, chromedp.WaitVisible(chromedp.CSS("#hosts"))); err != nil {
 		t.Fatalf("open the page: %v", err)
 	}
 	waitText(t, ctx, 10*time.Second, "#hosts", "local/docker", "converged", "Docker ")
