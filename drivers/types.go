@@ -18,6 +18,10 @@ type ContainerSpec struct {
 	Files    []File            `json:"files,omitempty"`
 	Ports    []PortBinding     `json:"ports,omitempty"`
 	Security Security          `json:"security"`
+	// StopSignal and StopTimeout (seconds), when StopTimeout is set, stop
+	// the container gracefully before it is removed.
+	StopSignal  string `json:"stopSignal,omitempty"`
+	StopTimeout int    `json:"stopTimeout,omitempty"`
 }
 
 // Security is what every container gets whatever its group says; only the

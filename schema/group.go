@@ -48,6 +48,14 @@ func (v *validator) group(it item, e *Environment, g *Group, t *Tenant, nets map
 	default:
 		at(vpath{"restart"}, "restart %q: want no, always, unless-stopped or on-failure", g.Restart)
 	}
+	if st := g.Stop; st != nil {
+		if st.Timeout < 1 || st.Timeout > 600 {
+			at(vpath{"stop", "timeout"}, "stop timeout %d: want 1 to 600 seconds", st.Timeout)
+		}
+		if st.Signal != "" && !stopSignal.MatchString(st.Signal) {
+			at(vpath{"stop", "signal"}, "stop signal %q: want a signal name such as SIGTERM, SIGINT or SIGQUIT", st.Signal)
+		}
+	}
 	v.placement(g, at)
 	if t != nil {
 		for i, s := range g.Placement.Sites {
@@ -389,3 +397,6 @@ func policyRule(t *Tenant, field string) string {
 	}
 	return fmt.Sprintf("%s: tenants[%s].%s", where, t.Name, field)
 }
+
+// stopSignal is a signal name Docker accepts as a stop signal.
+var stopSignal = regexp.MustCompile(`^SIG(TERM|INT|QUIT|HUP|USR1|USR2|KILL|WINCH|PWR|RTMIN(\+[0-9]+)?)$`)

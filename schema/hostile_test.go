@@ -72,6 +72,9 @@ func TestHostileInput(t *testing.T) {
 		{"host port 0", groupEnv("{ ports: [{ container: 80 }] }"), []string{"environments/e.jsonnet:5:", "port 80: no host port"}},
 		{"privileged host port", groupEnv("{ ports: [{ container: 22, host: 22 }] }"), []string{"host port 22 is not allowed for tenant \"default\"", "hostPorts"}},
 		{"udp 53", groupEnv("{ ports: [{ container: 53, host: 53, protocol: 'udp' }] }"), []string{"host port 53 is not allowed"}},
+		// Stopping.
+		{"stop without a timeout", groupEnv("{ stop: { signal: 'SIGTERM' } }"), []string{"environments/e.jsonnet:5:", "stop timeout 0: want 1 to 600 seconds"}},
+		{"stop signal that is no signal", groupEnv("{ stop: { signal: 'TERM; rm -rf /', timeout: 5 } }"), []string{"environments/e.jsonnet:5:", `stop signal "TERM; rm -rf /": want a signal name`}},
 		// Groups.
 		{"no instances", groupEnv("{ replicas: 0 }"), []string{"has neither replicas nor members"}},
 		{"empty roster", groupEnv("{ replicas: 0, members: [] }"), []string{"has neither replicas nor members"}},

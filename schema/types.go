@@ -122,6 +122,17 @@ type Group struct {
 	// Restart is the Docker restart policy: "no", "always", "unless-stopped"
 	// (default) or "on-failure".
 	Restart string `json:"restart,omitempty"`
+	// Stop, when set, stops a container gracefully before it is removed
+	// (replaced, deleted, its window closed): Signal, then Timeout
+	// seconds for it to exit before it is killed. Without it a container
+	// is killed at once (busybox sh as PID 1 ignores SIGTERM).
+	Stop *Stop `json:"stop,omitempty"`
+}
+
+// Stop is how a group's containers are stopped before removal.
+type Stop struct {
+	Signal  string `json:"signal,omitempty"` // default SIGTERM
+	Timeout int    `json:"timeout"`          // seconds, 1 to 600
 }
 
 // Placement says where a group's instances may run.

@@ -20,17 +20,20 @@ import (
 
 // configFlags select and evaluate a config repository.
 type configFlags struct {
-	memory  string
-	output  string
-	secrets string
-	example string
-	ref     string
-	tlaStr  []string
-	tlaCode []string
-	at      string
-	timeout time.Duration
-	scope   string
-	trace   bool
+	// noSecrets: the command places without sealing secrets (eval shows the
+	// desired state without reading the secrets directory).
+	noSecrets bool
+	memory    string
+	output    string
+	secrets   string
+	example   string
+	ref       string
+	tlaStr    []string
+	tlaCode   []string
+	at        string
+	timeout   time.Duration
+	scope     string
+	trace     bool
 }
 
 func (c *configFlags) register(cmd *cobra.Command) {
@@ -165,7 +168,9 @@ func (c *configFlags) load(ctx context.Context, args []string, g *globals) (*eng
 	for _, w := range rev.Topology.Warnings {
 		fmt.Fprintf(g.stderr, "rensei: warning: %s\n", w)
 	}
-	rev.Secrets = &engine.Secrets{Dir: c.secrets}
+	if !c.noSecrets {
+		rev.Secrets = &engine.Secrets{Dir: c.secrets}
+	}
 	return rev, nil
 }
 

@@ -21,6 +21,7 @@ func newEval(g *globals) *cobra.Command {
 			if err := render.CheckFormat(output, render.JSON, render.YAML); err != nil {
 				return err
 			}
+			cf.noSecrets = true
 			rev, want, err := cf.desire(cmd.Context(), args, g)
 			if err != nil {
 				return err

@@ -22,6 +22,10 @@ func containerConfig(spec drivers.ContainerSpec) (*container.Config, *container.
 		Env:      spec.Env,
 		Labels:   ownedLabels(spec.Labels),
 	}
+	if spec.StopTimeout > 0 {
+		timeout := spec.StopTimeout
+		cfg.StopTimeout, cfg.StopSignal = &timeout, spec.StopSignal
+	}
 	host := &container.HostConfig{
 		RestartPolicy: restartPolicy(spec.Restart),
 		Resources: container.Resources{

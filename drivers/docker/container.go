@@ -103,7 +103,7 @@ func (c Containers) Ensure(ctx context.Context, spec drivers.ContainerSpec) erro
 			c.d.log.Info("container started", "kind", "container", "name", spec.Name, "action", "start")
 			return nil
 		}
-		if err := c.remove(ctx, cur.ID); err != nil {
+		if err := c.stopAndRemove(ctx, cur); err != nil {
 			return c.d.fail("container", spec.Name, "replace: remove", err)
 		}
 		c.d.log.Info("container removed for replacement", "kind", "container", "name", spec.Name,
@@ -214,7 +214,7 @@ func (c Containers) Delete(ctx context.Context, name string) error {
 	if !c.d.ours(cur.Config.Labels) {
 		return c.d.notOwned("container", name, "delete")
 	}
-	if err := c.remove(ctx, cur.ID); err != nil {
+	if err := c.stopAndRemove(ctx, cur); err != nil {
 		return c.d.fail("container", name, "remove", err)
 	}
 	c.d.log.Info("container deleted", "kind", "container", "name", name, "action", "delete")
@@ -262,6 +262,18 @@ func (c Containers) waitGone(ctx context.Context, name string) error {
 
 // remove force-removes a container by ID, keeping its volumes. Already gone
 // is success.
+// stopAndRemove removes a container; one made with a stop timeout (its
+// group declares how it stops) is stopped first: its signal, then its
+// timeout for it to exit, then killed.
+func (c Containers) stopAndRemove(ctx context.Context, cur container.InspectResponse) error {
+	if cur.Config != nil && cur.Config.StopTimeout != nil && cur.State != nil && cur.State.Running {
+		if err := c.d.cli.ContainerStop(ctx, cur.ID, container.StopOptions{}); err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	return c.remove(ctx, cur.ID)
+}
+
 func (c Containers) remove(ctx context.Context, id string) error {
 	err := c.d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 	if err != nil && !isNotFound(err) {

@@ -140,6 +140,8 @@ const maxOpenings = 32
 // break the repository when it starts. It returns the desired state at t,
 // or the problems, those found only later saying when.
 func (r *Revision) Check(t time.Time) (*place.Desired, error) {
+	// Placement alone: checking needs no secret (nor the machine holding them).
+	r = &Revision{Source: r.Source, Topology: r.Topology, Scope: r.Scope}
 	want, err := r.At(t)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,12 @@ func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Gro
 	if c.Restart == "" {
 		c.Restart = schema.DefaultRestart
 	}
+	if g.Stop != nil {
+		c.StopSignal, c.StopTimeout = g.Stop.Signal, g.Stop.Timeout
+		if c.StopSignal == "" {
+			c.StopSignal = "SIGTERM"
+		}
+	}
 	env := map[string]string{
 		"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": inst,
 		"RENSEI_SITE": h.site, "RENSEI_HOST": h.spec.Name,
@@ -216,6 +222,7 @@ var containerFields = []struct {
 	{"ports", func(c drivers.ContainerSpec) any { return c.Ports }},
 	{"hostname", func(c drivers.ContainerSpec) any { return c.Hostname }},
 	{"security", func(c drivers.ContainerSpec) any { return c.Security }},
+	{"stop", func(c drivers.ContainerSpec) any { return []any{c.StopSignal, c.StopTimeout} }},
 }
 
 // fieldDigests renders "field=digest" pairs; the image is kept verbatim

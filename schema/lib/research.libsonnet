@@ -235,6 +235,9 @@ local r = import 'rensei.libsonnet';
           networks: attach,
           volumes: [{ name: 'state', path: '/var/spool/slurmctld' }],
           files: [munge, r.file('/etc/slurm/slurm.conf', conf)],
+          // slurmctld saves its state on SIGTERM: a replaced controller
+          // loses no job.
+          stop: { signal: 'SIGTERM', timeout: 30 },
         },
         {
           name: 'login',
@@ -659,6 +662,8 @@ local r = import 'rensei.libsonnet';
         networks: [{ network: 'web', static: true }],
         ports: [{ container: 80, host: port }] + (if stats != null then [{ container: 8404, host: stats }] else []),
         files: [r.file('/etc/haproxy/haproxy.cfg', cfg)],
+        // SIGUSR1: HAProxy's soft stop, requests in flight finish.
+        stop: { signal: 'SIGUSR1', timeout: 10 },
       }],
     } + window(active),
 
