@@ -189,6 +189,21 @@ func TestOverlayLinksOnLab(t *testing.T) {
 	}
 	expect("six healthy links", nil)
 	logRTTs(t, url)
+	// Healthy links cost no commit and no pass: three probe rounds later
+	// the status branch and the daemon's counters are where they were.
+	// (The engines' events of the first apply may still start a pass:
+	// wait until the daemon is quiet first.)
+	for quiet := d.Stats(); ; quiet = d.Stats() {
+		time.Sleep(time.Second)
+		if d.Stats().Passes == quiet.Passes {
+			break
+		}
+	}
+	commits, before := repo.statusCommits(), d.Stats()
+	time.Sleep(3 * 2 * time.Second)
+	if n, after := repo.statusCommits(), d.Stats(); n != commits || after.Passes != before.Passes || after.RefChecks != before.RefChecks {
+		t.Errorf("healthy, unchanged links: %d → %d status commits, stats %+v → %+v", commits, n, before, after)
+	}
 
 	// 1. Rensei's own state: site-a loses its FDB entry for site-b. The
 	// netlink watch wakes the daemon, which repairs the entry and says so
