@@ -303,7 +303,8 @@ func (d *Daemon) close() {
 }
 
 // wait blocks until the next pass is due: the jittered interval, an
-// earlier retry of the remote, or a wake-up. It returns false when ctx ended.
+// earlier retry of the remote, a wake-up, or a probe round between passes
+// that found an overlay link changed. It returns false when ctx ended.
 func (d *Daemon) wait(ctx context.Context) bool {
 	next := jitter(d.cfg.Interval)
 	if !d.retryAt.IsZero() {

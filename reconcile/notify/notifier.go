@@ -223,9 +223,8 @@ func (s *sender) run(ctx context.Context) {
 		if len(events) == 0 {
 			continue
 		}
-		last = time.Now()
 		s.deliver(ctx, events, dropped)
-		last = time.Now()
+		last = time.Now() // the next message waits MinInterval from the end of this one
 	}
 }
 
