@@ -33,7 +33,7 @@ func BenchmarkCourseLab(b *testing.B) {
 			for _, s := range st.Sites {
 				docker[s.Name] = s.Docker
 			}
-			prepareCourseImages(b)
+			loadImages(b, "notebook", "frontdoor")
 			wanClient(b)
 			for i := 0; i < b.N; i++ {
 				base := dockerRunRate(b, docker, n)

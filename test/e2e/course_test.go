@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,17 +12,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/docker/docker/client"
 
-	"github.com/rensei-dev/rensei/images"
 	"github.com/rensei-dev/rensei/test/jupyter"
 	"github.com/rensei-dev/rensei/test/lab"
 	"github.com/rensei-dev/rensei/test/lab/labtest"
 )
-
-// courseImages are the images a course runs, built on this machine's
-// engine (cached by content hash) and loaded into every lab site.
-var courseImages = []string{"rensei/notebook:latest", "rensei/frontdoor:latest"}
 
 // courseRepo is a config repository with the lab's sites and a course of
 // the given students over site-a and site-b, its front door at site-c.
@@ -106,30 +99,7 @@ func (r *courseRepo) access(t testing.TB) map[string]member {
 	return m
 }
 
-// prepareCourseImages builds the course images on this machine's engine
-// when they are missing or stale (a few ms when cached) and loads them into
-// every lab site.
-func prepareCourseImages(t testing.TB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	start := time.Now()
-	if _, err := images.Build(ctx, cli, images.Options{Names: []string{"notebook", "frontdoor"}}); err != nil {
-		t.Fatalf("build the course images: %v", err)
-	}
-	built := time.Since(start)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	if err := lab.LoadImages(ctx, lab.Options{Log: log}, courseImages...); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("course images: built or found in %s, loaded into the sites in %s", built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
-}
-
+// testWriter sends a logger's lines to the test log.
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -175,7 +145,7 @@ func TestCourse(t *testing.T) {
 	for _, s := range st.Sites {
 		docker[s.Name+"/docker"] = s.Docker
 	}
-	prepareCourseImages(t)
+	loadImages(t, "notebook", "frontdoor")
 	wanClient(t)
 	students := []string{"ann", "bob", "cho"}
 	r := newCourseRepo(t, "cs-test", students)

@@ -48,7 +48,7 @@ func newResearchLab(t *testing.T, example string, imageNames ...string) *researc
 	for _, s := range st.Sites {
 		l.docker[s.Name] = s.Docker
 	}
-	loadResearchImages(t, imageNames...)
+	loadImages(t, imageNames...)
 	src := filepath.Join(repoRoot, "examples", example)
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -69,9 +69,10 @@ func newResearchLab(t *testing.T, example string, imageNames ...string) *researc
 	return l
 }
 
-// loadResearchImages builds the images when missing or stale and loads
-// them into every lab site; it logs the time and each image's size.
-func loadResearchImages(t *testing.T, names ...string) {
+// loadImages builds the images (directories of images/) when missing or
+// stale (a few ms when cached) and loads them into every lab site; it logs
+// the time and each image's size.
+func loadImages(t testing.TB, names ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -95,20 +96,12 @@ func loadResearchImages(t *testing.T, names ...string) {
 		}
 	}
 	buildTook := time.Since(start)
-	log := slog.New(slog.NewTextHandler(researchLog{t}, nil))
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	if err := lab.LoadImages(ctx, lab.Options{Log: log}, tags...); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("images %v: built or found in %s, loaded into the sites in %s", tags,
 		buildTook.Round(time.Millisecond), (time.Since(start) - buildTook).Round(time.Millisecond))
-}
-
-// researchLog sends a logger's lines to the test log.
-type researchLog struct{ t *testing.T }
-
-func (w researchLog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // secret puts a secret into the secrets directory the commands use.
