@@ -76,6 +76,9 @@ type CacheStats struct {
 	// Stale counts relists that found the cache wrong although no event
 	// said anything changed: an event was missed.
 	Stale int64 `json:"stale"`
+	// Idle counts passes answered whole from memory: nothing changed
+	// since a pass that found nothing to do (see Pass).
+	Idle int64 `json:"idle"`
 }
 
 // Cache is the watch-fed cache of the live state of a set of hosts. Wrap
@@ -88,7 +91,9 @@ type Cache struct {
 	mu    sync.Mutex
 	hosts map[string]*hostCache
 
-	hits, lists, resyncs, gaps, stale atomic.Int64
+	hits, lists, resyncs, gaps, stale, idle atomic.Int64
+
+	memo idleMemo
 }
 
 // NewCache returns an empty cache. wake, when not nil, is called when a
@@ -112,7 +117,7 @@ func (c *Cache) Stats() CacheStats {
 	if c == nil {
 		return CacheStats{}
 	}
-	return CacheStats{Hits: c.hits.Load(), Lists: c.lists.Load(), Resyncs: c.resyncs.Load(), Gaps: c.gaps.Load(), Stale: c.stale.Load()}
+	return CacheStats{Hits: c.hits.Load(), Lists: c.lists.Load(), Resyncs: c.resyncs.Load(), Gaps: c.gaps.Load(), Stale: c.stale.Load(), Idle: c.idle.Load()}
 }
 
 // cached kinds, indexes of hostCache.entries.
@@ -136,6 +141,8 @@ type hostCache struct {
 	down    map[string]bool // watch sources ("docker", "netlink") that are down
 	watched bool            // at least one source was declared (Watching)
 	entries [nKinds]entry
+	// version changes whenever an answer may have: a change, a new list.
+	version uint64
 }
 
 // entry is one cached answer.
@@ -165,6 +172,17 @@ func (c *Cache) Wrap(key string, h drivers.Host) drivers.Host {
 	}
 	if h.Probe != nil {
 		out.Probe = hc.probe
+	}
+	return out
+}
+
+// Hosts wraps every host of hs (keyed "site/host") with the cache, as
+// ConnectWatching does, for a deployment scope. The watches are the
+// caller's: it tells the cache what they see (Watching, Changed).
+func (c *Cache) Hosts(hs map[string]drivers.Host, scope string) *Hosts {
+	out := &Hosts{Drivers: map[string]drivers.Host{}, Scope: scope, cache: c}
+	for key, h := range hs {
+		out.Drivers[key] = c.Wrap(key, h)
 	}
 	return out
 }
@@ -205,6 +223,7 @@ func (c *Cache) Changed(key string, what Change) {
 func (hc *hostCache) invalidate(what Change) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
+	hc.version++
 	for k := range nKinds {
 		if what&(1<<k) != 0 {
 			e := &hc.entries[k]
@@ -261,8 +280,71 @@ func (hc *hostCache) get(k int, list func() (any, error)) (any, error) {
 	}
 	if e.gen == gen && hc.trusted() && kept(k, v) {
 		e.have, e.check, e.value = true, false, v
+		hc.version++
 	}
 	return v, nil
+}
+
+// stamp returns the host's version when every answer its drivers give
+// comes from memory (watch up, nothing stale): the same version later
+// means the same answers.
+func (hc *hostCache) stamp() (uint64, bool) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if !hc.trusted() {
+		return 0, false
+	}
+	for k := range nKinds {
+		switch {
+		case k == kTunnels && hc.inner.Tunnels == nil, k == kProbe && hc.inner.Probe == nil:
+			continue
+		case !hc.entries[k].have || hc.entries[k].check:
+			return 0, false
+		}
+	}
+	return hc.version, true
+}
+
+// stamps returns the stamp of every host of hs, or false when one has none
+// (or is not in the cache).
+func (c *Cache) stamps(hs map[string]drivers.Host) (map[string]uint64, bool) {
+	if c == nil {
+		return nil, false
+	}
+	out := make(map[string]uint64, len(hs))
+	for key := range hs {
+		hc := c.host(key)
+		if hc == nil {
+			return nil, false
+		}
+		v, ok := hc.stamp()
+		if !ok {
+			return nil, false
+		}
+		out[key] = v
+	}
+	return out, true
+}
+
+// cached returns the cache the hosts' drivers answer from: the one
+// ConnectWatching made, or, for a subset of those hosts (a daemon's
+// leased hosts), the one their drivers share; nil when there is none.
+func (h *Hosts) cached() *Cache {
+	if h == nil {
+		return nil
+	}
+	if h.cache != nil {
+		return h.cache
+	}
+	var c *Cache
+	for _, d := range h.Drivers {
+		w, ok := d.Containers.(cachedContainers)
+		if !ok || c != nil && w.hc.c != c {
+			return nil
+		}
+		c = w.hc.c
+	}
+	return c
 }
 
 // kept reports whether an answer may be kept: an unreachable probe is

@@ -301,3 +301,70 @@ func sameObserved(t *testing.T, got, want plan.Observed) {
 		t.Fatalf("the cache disagrees with the hosts:\ncache:\n%s\nhosts:\n%s", g, w)
 	}
 }
+
+// TestPassIdleMemo: passes with nothing to do while nothing changes are
+// answered from memory (no list, no plan); a change, a new desired state
+// or Rensei's own writes end that.
+func TestPassIdleMemo(t *testing.T) {
+	cf := newCachedFakes("campus/h0", "cloud/h0")
+	hosts := cf.cache.Hosts(cf.raw, "")
+	for k := range cf.raw {
+		cf.cache.Watching(k, "test", true)
+	}
+	ctx := context.Background()
+	want, err := place.Place(courseTopology(6), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Converged() || len(out.Applied.Done) == 0 {
+		t.Fatalf("first pass: converged %v, applied %d", out.Converged(), len(out.Applied.Done))
+	}
+	for range 3 {
+		if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Converged() || !out.Plan.Empty() {
+			t.Fatalf("idle pass:\n%s", render(out.Plan))
+		}
+	}
+	idle, lists := cf.cache.Stats().Idle, cf.lists("campus/h0")+cf.lists("cloud/h0")
+	if idle < 1 {
+		t.Errorf("%d idle passes answered from memory, want at least 1", idle)
+	}
+	out := engine.Pass(ctx, want, hosts, engine.Options{})
+	if cf.cache.Stats().Idle != idle+1 || cf.lists("campus/h0")+cf.lists("cloud/h0") != lists || len(out.Observed["campus/h0"].Containers) == 0 {
+		t.Errorf("an idle pass listed or planned: stats %+v, observed %d containers", cf.cache.Stats(), len(out.Observed["campus/h0"].Containers))
+	}
+	// A change the watch reports.
+	victim := out.Observed["cloud/h0"].Containers[0].Name
+	cf.fakes["cloud/h0"].Remove("container", victim)
+	cf.cache.Changed("cloud/h0", engine.ContainersChanged)
+	if out := engine.Pass(ctx, want, hosts, engine.Options{}); out.Plan.Changes() != 1 || !out.Converged() {
+		t.Fatalf("pass after %s was removed:\n%s", victim, render(out.Plan))
+	}
+	// A new desired state (one student more) is planned.
+	want2, err := place.Place(courseTopology(7), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.Pass(ctx, want2, hosts, engine.Options{})
+	engine.Pass(ctx, want2, hosts, engine.Options{})
+	idle = cf.cache.Stats().Idle
+	if out := engine.Pass(ctx, want, hosts, engine.Options{}); out.Plan.Changes() == 0 {
+		t.Fatal("going back to the old desired state planned nothing")
+	}
+	if cf.cache.Stats().Idle != idle {
+		t.Error("a pass of another desired state was answered from memory")
+	}
+	// A guard that holds is asked on idle passes too, with the plan as computed.
+	engine.Pass(ctx, want, hosts, engine.Options{})
+	engine.Pass(ctx, want, hosts, engine.Options{})
+	asked := 0
+	engine.Pass(ctx, want, hosts, engine.Options{Guard: func(p plan.Plan, _ plan.Observed) (plan.Plan, error) {
+		asked++
+		if !p.Empty() {
+			t.Errorf("the guard got a plan with changes on an idle pass:\n%s", render(p))
+		}
+		return p, nil
+	}})
+	if asked != 1 {
+		t.Errorf("guard asked %d times, want 1", asked)
+	}
+}

@@ -38,7 +38,7 @@ type hostWatch struct {
 // CacheStats returns the counters of the hosts' cache of live state
 // (zero without one): what a daemon exports as metrics. Stale counts
 // relists that found the cache wrong, that is missed events.
-func (h *Hosts) CacheStats() CacheStats { return h.cache.Stats() }
+func (h *Hosts) CacheStats() CacheStats { return h.cached().Stats() }
 
 // Only returns want restricted to the connected hosts: a command or
 // daemon limited to some hosts (--hosts) plans and applies only theirs.

@@ -97,23 +97,32 @@ func Plan(ctx context.Context, want *place.Desired, hosts *Hosts, replace Placer
 // parallelism, keep going past failures), then observe and plan again to
 // prove convergence. Hosts of want that are not connected are left out.
 // It never stops at the first problem; Outcome.Err summarises them.
+//
+// With a cache (ConnectWatching), a pass given the same desired state as
+// the last one, which found nothing to do, while nothing changed on any
+// host since, is answered from memory: the same observation, an empty
+// plan (see idleMemo). Outcome.Observed may then be the one of that pass:
+// read it, never change it.
 func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) Outcome {
-	var out Outcome
-	out.Want, out.Observed = settle(ctx, want, hosts, opts.Place)
+	given := want
+	out, stamps := hosts.planFor(ctx, want, opts.Place)
+	computed := out.Plan
 	want = hosts.Only(out.Want)
-	out.Plan = plan.Compute(want, out.Observed)
 	if opts.Guard != nil {
 		p, err := opts.Guard(out.Plan, out.Observed)
 		if err != nil {
 			out.Held, out.Remaining = err, out.Plan
+			hosts.cached().forgetIdle()
 			return out
 		}
 		out.Plan = p
 	}
 	out.Remaining = out.Plan
 	if out.Plan.Empty() {
+		hosts.cached().noteIdle(hosts.Drivers, given, stamps, Outcome{Want: out.Want, Observed: out.Observed, Plan: computed})
 		return out
 	}
+	hosts.cached().forgetIdle()
 	if opts.Confirm != nil {
 		ok, err := opts.Confirm(out.Plan)
 		if err != nil || !ok {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rensei-dev/rensei/drivers"
@@ -43,17 +45,17 @@ func observe(ctx context.Context, hosts map[string]drivers.Host, scope string, w
 		go func() {
 			defer wg.Done()
 			st := observeHost(ctx, h)
-			st.Containers = inScope(st.Containers, scope, func(c drivers.Container) map[string]string { return c.Labels })
-			st.Networks = inScope(st.Networks, scope, func(n drivers.Network) map[string]string { return n.Labels })
-			st.Volumes = inScope(st.Volumes, scope, func(v drivers.Volume) map[string]string { return v.Labels })
+			st.Containers = inScope(st.Containers, scope, func(c drivers.Container) string { return c.Labels[drivers.LabelScope] })
+			st.Networks = inScope(st.Networks, scope, func(n drivers.Network) string { return n.Labels[drivers.LabelScope] })
+			st.Volumes = inScope(st.Volumes, scope, func(v drivers.Volume) string { return v.Labels[drivers.LabelScope] })
 			if want != nil && st.Err == nil {
 				if err := observeForeign(ctx, h, &st, scope, want.Host(key)); err != nil {
 					st.Err = err
 				}
 			}
-			st.Tunnels = inScope(st.Tunnels, scope, func(t drivers.Tunnel) map[string]string {
+			st.Tunnels = inScope(st.Tunnels, scope, func(t drivers.Tunnel) string {
 				s, _ := drivers.SplitOwner(t.Owner)
-				return map[string]string{drivers.LabelScope: s}
+				return s
 			})
 			mu.Lock()
 			out[key] = st
@@ -102,16 +104,24 @@ func observeImages(ctx context.Context, hosts map[string]drivers.Host, out plan.
 		if wh == nil || !usable(key) {
 			continue
 		}
-		have := map[string]string{}
-		for _, c := range out[key].Containers {
-			have[c.Name] = c.SpecHash()
+		// Sorted names and binary search, not a map: this runs on every
+		// pass, and on a pass with nothing to do finds nothing.
+		have := make([]nameHash, len(out[key].Containers))
+		for i, c := range out[key].Containers {
+			have[i] = nameHash{c.Name, c.SpecHash()}
 		}
-		seen := map[string]bool{}
+		slices.SortFunc(have, func(a, b nameHash) int { return strings.Compare(a.name, b.name) })
+		var seen map[string]bool
 		for _, c := range wh.Containers {
-			if h, ok := have[c.Name]; (!ok || h != c.SpecHash()) && !seen[c.Image] {
-				seen[c.Image] = true
-				pending[key] = append(pending[key], c.Image)
+			i, ok := slices.BinarySearchFunc(have, c.Name, func(h nameHash, name string) int { return strings.Compare(h.name, name) })
+			if ok && have[i].hash == c.SpecHash() || seen[c.Image] {
+				continue
 			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[c.Image] = true
+			pending[key] = append(pending[key], c.Image)
 		}
 	}
 	if len(pending) == 0 {
@@ -224,11 +234,17 @@ func foreign(names map[string]drivers.Owner, scope string) map[string]drivers.Ow
 	return names
 }
 
-// inScope keeps the objects whose scope label equals scope.
-func inScope[T any](objs []T, scope string, labels func(T) map[string]string) []T {
+type nameHash struct{ name, hash string }
+
+// inScope keeps the objects of scope (absent counts as ""): objs itself
+// when they all are.
+func inScope[T any](objs []T, scope string, scopeOf func(T) string) []T {
+	if !slices.ContainsFunc(objs, func(o T) bool { return scopeOf(o) != scope }) {
+		return objs
+	}
 	out := objs[:0:0]
 	for _, o := range objs {
-		if labels(o)[drivers.LabelScope] == scope {
+		if scopeOf(o) == scope {
 			out = append(out, o)
 		}
 	}

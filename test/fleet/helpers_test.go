@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
+	"github.com/rensei-dev/rensei/reconcile/apply"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/test/fakeengine"
 )
@@ -140,3 +142,10 @@ func sameObserved(tb testing.TB, got, want plan.Observed) {
 		tb.Fatalf("the cache disagrees with the hosts:\ncache:\n%s\nhosts:\n%s", g, w)
 	}
 }
+
+// containerRemoveForce removes a running container, as docker rm -f.
+var containerRemoveForce = container.RemoveOptions{Force: true}
+
+// applyOptions are the daemon's apply options in the fleet: the default
+// parallelism per host (hosts in parallel).
+func applyOptions() apply.Options { return apply.Options{} }
