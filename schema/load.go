@@ -34,6 +34,9 @@ type Options struct {
 	// traces of evaluation errors (rensei --trace); without it only the
 	// frames in the repository's own files are shown.
 	Trace bool
+	// Cache, when set, answers files that did not change since it last
+	// saw them (see FileCache): incremental evaluation.
+	Cache FileCache
 }
 
 // Default bounds on what a configuration evaluates to.
@@ -298,7 +301,7 @@ func (l *loader) newVM() *jsonnet.VM {
 // anything but objects, is one problem naming what the file evaluated to
 // (what is "a site", "an environment").
 func (l *loader) items(file, what string) []*itemRef {
-	out, ok := l.evaluate(file)
+	out, ok := l.evaluateCached(file)
 	if !ok {
 		return nil
 	}
