@@ -1,0 +1,257 @@
+package fleet_test
+
+import (
+	"bufio"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rensei-dev/rensei/reconcile/gitrepo"
+	"github.com/rensei-dev/rensei/reconcile/status"
+	"github.com/rensei-dev/rensei/test/fakeengine"
+	"github.com/rensei-dev/rensei/test/gittest"
+)
+
+// daemonProc is `rensei daemon` in a process of its own, in a network
+// namespace of its own (as root it manages tunnels: in its own namespace
+// it can touch none of this machine's interfaces; the simulated engines'
+// sockets are files, reachable from any namespace).
+type daemonProc struct {
+	cmd  *exec.Cmd
+	ns   string
+	addr string
+	log  *os.File
+}
+
+func startDaemonProc(b *testing.B, exe, bare string) *daemonProc {
+	b.Helper()
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (a network namespace for the daemon)")
+	}
+	var r [4]byte
+	crand.Read(r[:])
+	p := &daemonProc{ns: "rs-fl-" + hex.EncodeToString(r[:])}
+	if out, err := exec.Command("ip", "netns", "add", p.ns).CombinedOutput(); err != nil {
+		b.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	b.Cleanup(func() { exec.Command("ip", "netns", "del", p.ns).Run() })
+	if out, err := exec.Command("ip", "-n", p.ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		b.Fatalf("lo up: %v: %s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.addr = ln.Addr().String() // a free port number; the daemon listens in its namespace
+	ln.Close()
+	if p.log, err = os.CreateTemp("", "rensei-fleet-daemon-*.log"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.log.Close(); os.Remove(p.log.Name()) })
+	p.cmd = exec.Command("nsenter", "--net=/run/netns/"+p.ns, exe, "daemon", "--repo", bare, "--interval", "2s",
+		"--listen", p.addr, "--state-dir", b.TempDir(), "--log-level", "warn", "--log-format", "text")
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if v := os.Getenv("RENSEI_FLEET_GOMEMLIMIT"); v != "" {
+		// The daemon alone (not this process) under a soft memory limit.
+		p.cmd.Env = append(os.Environ(), "GOMEMLIMIT="+v)
+	}
+	if err := p.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+		if b.Failed() {
+			out, _ := os.ReadFile(p.log.Name())
+			b.Logf("daemon log:\n%s", out)
+		}
+	})
+	return p
+}
+
+// metrics reads the daemon's /metrics (through its namespace).
+func (p *daemonProc) metrics(b *testing.B) map[string]float64 {
+	b.Helper()
+	out, err := exec.Command("nsenter", "--net=/run/netns/"+p.ns, "curl", "-sf", "--max-time", "10", "http://"+p.addr+"/metrics").Output()
+	if err != nil {
+		return nil
+	}
+	m := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			m[name] = v
+		}
+	}
+	return m
+}
+
+// hwm is the daemon's peak resident memory so far, in MiB (VmHWM).
+func (p *daemonProc) hwm(b *testing.B) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// reportsAt returns, per host, whether its report on the status branch is
+// converged at commit.
+func reportsAt(b *testing.B, bare, commit string) (converged, total int) {
+	repo, err := gitrepo.Open(bare)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rev, err := repo.Resolve(status.DefaultBranch)
+	if err != nil {
+		return 0, 0
+	}
+	list, err := status.Read(rev.FS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range list {
+		if r.Commit == commit && r.Converged {
+			converged++
+		}
+	}
+	return converged, len(list)
+}
+
+// BenchmarkFleetDaemon runs `rensei daemon` (the binary, as deployed)
+// against 100 simulated hosts: it converges 20,000 containers, then its
+// resident memory is read after idle passes (target ≤ 150 MB); then it
+// gets a push every 2 seconds (one more student in a random course) for
+// RENSEI_SOAK (default 10m; 0 skips): every push must be converged and
+// reported (every host's report at the pushed commit) before the next,
+// and the heap must stay flat: its slope is reported in MiB per minute.
+// RENSEI_FLEET_GOMEMLIMIT, when set, is the daemon's GOMEMLIMIT.
+func BenchmarkFleetDaemon(b *testing.B) {
+	for b.Loop() {
+		fleetDaemonProc(b)
+	}
+}
+
+func fleetDaemonProc(b *testing.B) {
+	exe := renseiExe(b)
+	f := newFleet(b, 100, fakeengine.Options{})
+	repo := gittest.New(b)
+	head := repo.Push("fleet", fleetFiles(f, 200))
+	p := startDaemonProc(b, exe, repo.Bare())
+	start := time.Now()
+	waitReported := func(commit string, within time.Duration) bool {
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			if n, _ := reportsAt(b, repo.Bare(), commit); n == 100 {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	if !waitReported(head, 10*time.Minute) {
+		b.Fatal("the fleet was not converged and reported within 10m")
+	}
+	b.Logf("20,000 containers on 100 hosts converged and reported by the daemon in %s", time.Since(start).Round(time.Second))
+	time.Sleep(30 * time.Second) // idle passes every 2s
+	m := p.metrics(b)
+	rss, heap := m["process_resident_memory_bytes"]/(1<<20), m["go_memstats_heap_inuse_bytes"]/(1<<20)
+	b.ReportMetric(rss, "idle-rss-MB")
+	b.ReportMetric(heap, "idle-heap-MB")
+	b.ReportMetric(p.hwm(b), "peak-rss-MB")
+	b.Logf("after 15 idle passes: RSS %.0f MiB (target ≤ 150), heap in use %.0f MiB, peak RSS (converging 20,000 containers) %.0f MiB", rss, heap, p.hwm(b))
+
+	soak := 10 * time.Minute
+	if v := os.Getenv("RENSEI_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("RENSEI_SOAK=%q: %v", v, err)
+		}
+		soak = d
+	}
+	if soak <= 0 {
+		return
+	}
+	students := map[int]int{}
+	var ts, heaps []float64
+	var lags []time.Duration
+	missed := 0
+	begin := time.Now()
+	for time.Since(begin) < soak {
+		tick := time.Now()
+		c := rand.IntN(100)
+		if students[c] == 0 {
+			students[c] = 200
+		}
+		students[c]++
+		commit := repo.Push("one more student", map[string]string{fmt.Sprintf("environments/c%03d.jsonnet", c): courseFile(c, students[c])})
+		if waitReported(commit, 2*time.Second) {
+			lags = append(lags, time.Since(tick))
+		} else {
+			missed++
+			waitReported(commit, time.Minute)
+		}
+		if m := p.metrics(b); m != nil {
+			ts = append(ts, time.Since(begin).Minutes())
+			heaps = append(heaps, m["go_memstats_heap_inuse_bytes"]/(1<<20))
+		}
+		time.Sleep(time.Until(tick.Add(2 * time.Second)))
+	}
+	slope := slopeOf(ts, heaps)
+	var worst time.Duration
+	for _, l := range lags {
+		worst = max(worst, l)
+	}
+	b.ReportMetric(float64(len(lags)+missed), "pushes")
+	b.ReportMetric(float64(missed), "not-reported-in-2s")
+	b.ReportMetric(slope, "heap-MB/min")
+	b.ReportMetric(heaps[len(heaps)-1], "final-heap-MB")
+	b.Logf("%d pushes in %s, %d not converged and reported within 2s, slowest %s; heap in use %.1f → %.1f MiB, slope %.3f MiB/min",
+		len(lags)+missed, soak, missed, worst.Round(time.Millisecond), heaps[0], heaps[len(heaps)-1], slope)
+}
+
+// slopeOf is the least-squares slope of y over x.
+func slopeOf(x, y []float64) float64 {
+	n := float64(len(x))
+	if n < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range x {
+		sx, sy, sxx, sxy = sx+x[i], sy+y[i], sxx+x[i]*x[i], sxy+x[i]*y[i]
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / d
+}
