@@ -57,13 +57,21 @@ e2e: images ## end-to-end tests: the CLI on the local engine, federation on the 
 	$(GO) test $(TESTFLAGS) -v ./test/cli/ ./test/e2e/
 
 .PHONY: bench
-bench: images ## benchmarks: 1,000-member course plan, cold apply, tunnels, daemon (idle pass, push to converged, repair, memory)
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./test/bench/
+bench: images ## benchmarks (figures and how to read them: docs/performance.md): plan, cold apply, tunnels, daemon, fleet, side by side with docker run and docker-compose
+	uptime
+	$(GO) test -run '^$$' -bench 'Course|Campus' -benchtime 5x ./test/bench/
+	$(GO) test -run '^$$' -bench 'SideBySide' -benchtime 3x -timeout 30m ./test/bench/
+	$(GO) test -run '^$$' -bench 'EngineIdlePassLab' -benchtime 300x -timeout 30m ./test/bench/
+	$(GO) test -run '^$$' -bench 'LabConverge' -benchtime 2x -timeout 30m ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./drivers/netlink/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./drivers/docker/
 	$(GO) test -run '^$$' -bench 'IdlePass$$|PushToConverged|DaemonRSS|RepairOnLab' -benchtime 10x -timeout 30m ./test/daemon/
 	$(GO) test -run '^$$' -bench 'IdlePassLab' -benchtime 300x -timeout 30m ./test/daemon/
+	$(GO) test -run '^$$' -bench 'FleetIdlePass' -benchtime 100x -timeout 30m ./test/fleet/
+	$(GO) test -run '^$$' -bench 'FleetPushOneStudent|CampusPush' -benchtime 5x -timeout 30m ./test/fleet/
+	$(GO) test -run '^$$' -bench 'FleetDaemon$$' -benchtime 1x -timeout 60m ./test/fleet/
 	$(GO) test -run '^$$' -bench 'CourseLab' -benchtime 1x -timeout 60m ./test/e2e/
+	uptime
 
 .PHONY: schema
 schema: ## regenerate schema/rensei.schema.json from the Go types

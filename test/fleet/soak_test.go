@@ -2,17 +2,22 @@ package fleet_test
 
 import (
 	"bufio"
+	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
 	"github.com/rensei-dev/rensei/reconcile/status"
@@ -84,15 +89,42 @@ func startDaemonProc(b *testing.B, exe, bare string) *daemonProc {
 	return p
 }
 
-// metrics reads the daemon's /metrics (through its namespace).
+// metrics reads the daemon's /metrics, over a connection made inside its
+// namespace.
 func (p *daemonProc) metrics(b *testing.B) map[string]float64 {
 	b.Helper()
-	out, err := exec.Command("nsenter", "--net=/run/netns/"+p.ns, "curl", "-sf", "--max-time", "10", "http://"+p.addr+"/metrics").Output()
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			return nil, err
+		}
+		defer orig.Close()
+		target, err := netns.GetFromName(p.ns)
+		if err != nil {
+			return nil, err
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			return nil, err
+		}
+		// The socket is made on this thread, in the daemon's namespace.
+		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, network, addr)
+		if serr := netns.Set(orig); serr != nil {
+			panic(fmt.Sprintf("back to the original namespace: %v", serr))
+		}
+		return conn, err
+	}
+	cli := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	resp, err := cli.Get("http://" + p.addr + "/metrics")
 	if err != nil {
 		return nil
 	}
+	defer resp.Body.Close()
 	m := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "#") {
