@@ -208,7 +208,7 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Apply.Log = cfg.Log
 	}
 	if cfg.Holder.ID == "" {
-		cfg.Holder = status.NewHolder(cfg.Branch)
+		cfg.Holder = status.NewHolder(cfg.Branch, "")
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL

@@ -3,6 +3,8 @@ package status
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -37,13 +39,22 @@ type Holder struct {
 	Branch string `json:"branch"`
 }
 
-// NewHolder identifies this process, enforcing branch.
-func NewHolder(branch string) Holder {
+// NewHolder identifies this process, enforcing branch. instance, when
+// not empty, names the daemon beyond this process (its state directory,
+// which one daemon at a time may use): a daemon restarted on it is the
+// same holder and takes its leases back at once, while any other waits
+// for them to expire. Empty: this process only.
+func NewHolder(branch, instance string) Holder {
 	machine, err := os.Hostname()
 	if err != nil {
 		machine = "unknown"
 	}
-	return Holder{ID: fmt.Sprintf("%s/%d/%s", machine, os.Getpid(), rand.Text()[:8]), Machine: machine, PID: os.Getpid(), Branch: branch}
+	id := fmt.Sprintf("%s/%d/%s", machine, os.Getpid(), rand.Text()[:8])
+	if instance != "" {
+		sum := sha256.Sum256([]byte(machine + "\x00" + instance))
+		id = machine + "/" + hex.EncodeToString(sum[:6])
+	}
+	return Holder{ID: id, Machine: machine, PID: os.Getpid(), Branch: branch}
 }
 
 func (h Holder) String() string {

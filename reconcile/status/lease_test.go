@@ -136,3 +136,17 @@ func gitLines(t *testing.T, dir string, args ...string) []string {
 	t.Helper()
 	return strings.Split(strings.TrimSpace(git(t, dir, args...)), "\n")
 }
+
+// TestHolderAcrossRestarts: a daemon restarted on the same state directory
+// is the same holder (it takes its leases back at once); another
+// directory, or no directory, is another holder.
+func TestHolderAcrossRestarts(t *testing.T) {
+	a, again := status.NewHolder("main", "/var/lib/rensei"), status.NewHolder("main", "/var/lib/rensei")
+	other, anon := status.NewHolder("main", "/srv/other"), status.NewHolder("main", "")
+	if a.ID != again.ID {
+		t.Errorf("same state directory: %q and %q", a.ID, again.ID)
+	}
+	if a.ID == other.ID || a.ID == anon.ID || anon.ID == status.NewHolder("main", "").ID {
+		t.Errorf("distinct holders share an ID: %q %q %q", a.ID, other.ID, anon.ID)
+	}
+}
