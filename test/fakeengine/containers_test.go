@@ -34,6 +34,10 @@ func TestContainerLifecycle(t *testing.T) {
 	s.Ports = []drivers.PortBinding{{Container: 80, Host: 8080, Protocol: "tcp"}, {Container: 53, Protocol: "udp"}}
 	s.Mounts = []drivers.Mount{{Volume: "web-data", Target: "/data"}}
 	s.Files = []drivers.File{{Path: "/etc/app/conf", Content: "x=1\n", Mode: 0o600}, {Path: "/tmp/hello", Content: "hi"}}
+	// The driver mounts only volumes that exist and are the deployment's.
+	if err := d.Volumes().Ensure(ctx, drivers.VolumeSpec{Name: "web-data", Labels: s.Labels}); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Containers().Ensure(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,7 @@ func TestContainerConflicts(t *testing.T) {
 
 	b.Networks = []drivers.NetworkAttach{{Network: "nonesuch"}}
 	err = d.Containers().Ensure(ctx, b)
-	if !errors.Is(err, drivers.ErrNotFound) || !strings.Contains(err.Error(), "network nonesuch not found") {
+	if !errors.Is(err, drivers.ErrNotFound) || !strings.Contains(err.Error(), "network nonesuch: not found") {
 		t.Errorf("unknown network: %v", err)
 	}
 
