@@ -36,6 +36,8 @@ type Change struct {
 // label (their events carry none), so every create, destroy, connect and
 // disconnect comes through: a foreign object costs a spurious relist.
 // A connect or disconnect changes the containers' list (their networks).
+// Image events can only be filtered by kind: the few there are each cost
+// a relist of containers.
 var watchFilters = []filters.Args{
 	filters.NewArgs(
 		filters.Arg("type", string(events.ContainerEventType)),
@@ -49,6 +51,13 @@ var watchFilters = []filters.Args{
 		filters.Arg("type", string(events.NetworkEventType)), filters.Arg("type", string(events.VolumeEventType)),
 		filters.Arg("event", "create"), filters.Arg("event", "destroy"),
 		filters.Arg("event", "connect"), filters.Arg("event", "disconnect"),
+	),
+	// A tag moved away from the image a container runs makes the engine
+	// list that container's image by ID.
+	filters.NewArgs(
+		filters.Arg("type", string(events.ImageEventType)),
+		filters.Arg("event", "tag"), filters.Arg("event", "untag"), filters.Arg("event", "delete"),
+		filters.Arg("event", "load"), filters.Arg("event", "pull"), filters.Arg("event", "import"),
 	),
 }
 
@@ -80,6 +89,8 @@ func change(m events.Message) (Change, bool) {
 	case events.VolumeEventType:
 		c.Volumes = true
 		c.Wake = m.Action == events.ActionDestroy
+	case events.ImageEventType:
+		c.Containers = true
 	default:
 		return c, false
 	}

@@ -101,8 +101,9 @@ func Plan(ctx context.Context, want *place.Desired, hosts *Hosts, replace Placer
 // With a cache (ConnectWatching), a pass given the same desired state as
 // the last one, which found nothing to do, while nothing changed on any
 // host since, is answered from memory: the same observation, an empty
-// plan (see idleMemo). Outcome.Observed may then be the one of that pass:
-// read it, never change it.
+// plan (see idleMemo): the same desired state is the same *place.Desired,
+// which must not be changed in place between passes. Outcome.Observed may
+// then be the one of that pass: read it, never change it.
 func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) Outcome {
 	given := want
 	out, stamps := hosts.planFor(ctx, want, opts.Place)

@@ -27,7 +27,7 @@ type idleMemo struct {
 	at     time.Time
 }
 
-// idle returns the outcome of the last pass with nothing to do when
+// idleFor returns the outcome of the last pass with nothing to do when
 // nothing changed since, for want on the same hosts.
 func (c *Cache) idleFor(want *place.Desired, stamps map[string]uint64) (Outcome, bool) {
 	if c == nil || stamps == nil {

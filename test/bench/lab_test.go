@@ -177,8 +177,7 @@ func BenchmarkLabConverge(b *testing.B) {
 
 	var baseUp, baseDown, allUp, allDown float64
 	var renseiUp, renseiDown time.Duration
-	b.ResetTimer()
-	for range b.N {
+	for b.Loop() {
 		b.StopTimer()
 		for _, s := range st.Sites { // one engine at a time: each one's own rate
 			u, d := dockerRate(b, s.Docker, labPerSite, strings.TrimPrefix(s.Name, "site-"))
@@ -209,7 +208,6 @@ func BenchmarkLabConverge(b *testing.B) {
 		}
 		renseiDown += time.Since(start)
 	}
-	b.StopTimer()
 	n := float64(b.N)
 	total := float64(labPerSite * len(st.Sites))
 	rUp, rDown := total*n/renseiUp.Seconds(), total*n/renseiDown.Seconds()
