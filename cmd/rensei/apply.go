@@ -74,7 +74,7 @@ otherwise each step is a plain line on standard error.`,
 			if output != render.Text && !yes {
 				return fmt.Errorf("--output %s needs --yes: a question on the terminal would break the document", output)
 			}
-			rev, want, hosts, err := connectChecked(ctx, &cf, args, g, &hf)
+			rev, want, hosts, err := cf.connect(ctx, args, g, &hf)
 			if err != nil {
 				return err
 			}

@@ -217,10 +217,14 @@ func (c *configFlags) desire(ctx context.Context, args []string, g *globals) (*e
 }
 
 // connect loads and places the selected revision and connects its hosts
-// (or those of --hosts). The caller closes the hosts.
+// (or those of --hosts, an unknown one an error before anything is
+// contacted). The caller closes the hosts.
 func (c *configFlags) connect(ctx context.Context, args []string, g *globals, hf *hostFlags) (*engine.Revision, *place.Desired, *engine.Hosts, error) {
 	rev, want, err := c.desire(ctx, args, g)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := hf.check(rev.Topology); err != nil {
 		return nil, nil, nil, err
 	}
 	hosts, err := engine.Connect(rev.Topology, hf.hosts, rev.Scope, g.logger())

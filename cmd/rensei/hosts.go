@@ -28,7 +28,7 @@ make VXLAN devices. Nothing is changed. Exit 1 when a host is unreachable.`,
 			if err := render.CheckFormat(output, render.Text, render.JSON, render.YAML); err != nil {
 				return err
 			}
-			rev, _, hosts, err := connectChecked(cmd.Context(), &cf, args, g, &hf)
+			rev, _, hosts, err := cf.connect(cmd.Context(), args, g, &hf)
 			if err != nil {
 				return err
 			}

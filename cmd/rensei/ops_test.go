@@ -241,9 +241,10 @@ func TestOps(t *testing.T) {
 	}
 
 	// --hosts naming a host the topology lacks is an error, not "No changes".
-	for _, cmd := range [][]string{{"ps", r.dir}, {"plan", r.dir}, {"apply", "--yes", r.dir}, {"hosts", r.dir}} {
+	for _, cmd := range [][]string{{"ps", r.dir}, {"plan", r.dir}, {"apply", "--yes", r.dir}, {"hosts", r.dir},
+		{"volumes", "list", r.dir}, {"env", "list", r.dir}, {"access", r.dir, "--env", e}} {
 		res := mustCLI(t, 1, append(cmd, "--hosts", "nosuch")...)
-		wantIn(t, cmd[0]+" --hosts nosuch", res.err.Error(), `unknown host "nosuch"`, "local/docker")
+		wantIn(t, strings.Join(cmd, " ")+" --hosts nosuch", res.err.Error(), `unknown host "nosuch"`, "local/docker")
 	}
 
 	// A saved plan, applied as it was made.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/gitrepo"
-	"github.com/rensei-dev/rensei/reconcile/place"
 	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/reconcile/render"
 	"github.com/rensei-dev/rensei/schema"
@@ -27,45 +26,12 @@ func (h *hostFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&h.hosts, "hosts", nil, "only these hosts (site/host or host names); default: every host")
 }
 
-// check returns an error when --hosts names a host the topology lacks
-// (neither "site/host" nor a host's name), naming it and listing the
-// known hosts: a typo must not look like "No changes".
+// check returns an error when --hosts names a host the topology lacks.
 func (h *hostFlags) check(topo *schema.Topology) error {
-	var known []string
-	names := map[string]bool{}
-	for _, s := range topo.Sites {
-		for _, host := range s.Hosts {
-			known = append(known, s.Name+"/"+host.Name)
-			names[s.Name+"/"+host.Name], names[host.Name] = true, true
-		}
+	if err := engine.CheckOnly(topo, h.hosts); err != nil {
+		return fmt.Errorf("--hosts: %w", err)
 	}
-	var unknown []string
-	for _, n := range h.hosts {
-		if !names[n] {
-			unknown = append(unknown, fmt.Sprintf("%q", n))
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	return fmt.Errorf("--hosts: unknown host %s: known hosts are %s", strings.Join(unknown, ", "), joinOr(known, "none"))
-}
-
-// connectChecked is configFlags.connect with --hosts checked against the
-// topology before anything is contacted.
-func connectChecked(ctx context.Context, cf *configFlags, args []string, g *globals, hf *hostFlags) (*engine.Revision, *place.Desired, *engine.Hosts, error) {
-	rev, want, err := cf.desire(ctx, args, g)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := hf.check(rev.Topology); err != nil {
-		return nil, nil, nil, err
-	}
-	hosts, err := engine.Connect(rev.Topology, hf.hosts, rev.Scope, g.logger())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return rev, want, hosts, nil
+	return nil
 }
 
 func newPlan(g *globals) *cobra.Command {
@@ -165,7 +131,7 @@ func (lp livePlan) run(ctx context.Context, args []string) error {
 	if err := render.CheckFormat(lp.output, render.Text, render.JSON, render.YAML); err != nil {
 		return err
 	}
-	rev, want, hosts, err := connectChecked(ctx, lp.cf, args, lp.g, lp.hf)
+	rev, want, hosts, err := lp.cf.connect(ctx, args, lp.g, lp.hf)
 	if err != nil {
 		return err
 	}

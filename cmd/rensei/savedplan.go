@@ -181,7 +181,7 @@ func (sa savedApply) run(ctx context.Context) error {
 		return err
 	}
 	cf, args, hf := sp.Config.flags()
-	rev, want, hosts, err := connectChecked(ctx, &cf, args, sa.g, &hf)
+	rev, want, hosts, err := cf.connect(ctx, args, sa.g, &hf)
 	if err != nil {
 		return fmt.Errorf("saved plan %s: %w", sa.file, err)
 	}

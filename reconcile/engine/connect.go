@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/drivers/docker"
@@ -73,10 +75,40 @@ func Connect(topo *schema.Topology, only []string, scope string, log *slog.Logge
 	return connect(topo, only, scope, log, true)
 }
 
+// CheckOnly returns an error when only names a host the topology lacks
+// (neither "site/host" nor a host's name), naming it and listing the known
+// hosts: a typo in a host selection must not look like "No changes".
+func CheckOnly(topo *schema.Topology, only []string) error {
+	var known []string
+	names := map[string]bool{}
+	for _, s := range topo.Sites {
+		for _, h := range s.Hosts {
+			known = append(known, s.Name+"/"+h.Name)
+			names[s.Name+"/"+h.Name], names[h.Name] = true, true
+		}
+	}
+	var unknown []string
+	for _, n := range only {
+		if !names[n] {
+			unknown = append(unknown, strconv.Quote(n))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	if len(known) == 0 {
+		known = []string{"none"}
+	}
+	return fmt.Errorf("unknown host %s: known hosts are %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
 // connect is Connect; without tunnels no host's tunnels are managed.
 func connect(topo *schema.Topology, only []string, scope string, log *slog.Logger, tunnels bool) (*Hosts, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := CheckOnly(topo, only); err != nil {
+		return nil, err
 	}
 	out := &Hosts{Drivers: map[string]drivers.Host{}, Scope: scope, watch: map[string]hostWatch{}}
 	for _, s := range topo.Sites {
