@@ -16,8 +16,9 @@ import (
 const namePrefix = "rs-"
 
 // Watch reports changes that may need a reconcile pass in the namespace:
-// any link change of an owned device, the deletion of any "rs-" device, and
-// any change to the head-end FDB entries of an owned device. Notifications
+// any link change of an owned device (or of one that just lost its alias),
+// the deletion of any "rs-" device, and any change to the head-end FDB
+// entries of an owned device (qdiscs: see WatchChanges). Notifications
 // are coalesced: the channel holds at most one pending value and the sender
 // never blocks, so a slow reader sees one value for a burst of changes. One
 // notification usually arrives right away (the initial listing). The
@@ -62,7 +63,7 @@ func (t *Tunnels) Watch(ctx context.Context) (<-chan struct{}, error) {
 		// Closing done closes both sockets; the library's readers then
 		// close their channels, which must be drained so they never block.
 		defer func() { close(done); drain(links); drain(neighs) }()
-		ownedIdx := map[int]bool{}
+		devs := ownedDevices{}
 		for {
 			select {
 			case <-ctx.Done():
@@ -71,31 +72,54 @@ func (t *Tunnels) Watch(ctx context.Context) (<-chan struct{}, error) {
 				if !ok {
 					return
 				}
-				a := u.Link.Attrs()
-				isOwned := owned(u.Link)
-				deleted := u.Header.Type == unix.RTM_DELLINK
-				switch {
-				case deleted:
-					delete(ownedIdx, a.Index)
-				case isOwned:
-					ownedIdx[a.Index] = true
-				default:
-					delete(ownedIdx, a.Index) // alias removed: no longer Rensei's
-				}
-				if isOwned || (deleted && strings.HasPrefix(a.Name, namePrefix)) {
+				if _, wake := devs.link(u); wake {
 					notify()
 				}
 			case u, ok := <-neighs:
 				if !ok {
 					return
 				}
-				if ownedIdx[u.LinkIndex] && isPeerEntry(u.Neigh) {
+				if devs[u.LinkIndex] && isPeerEntry(u.Neigh) {
 					notify()
 				}
 			}
 		}
 	}()
 	return out, nil
+}
+
+// ownedDevices are the interface indexes of the namespace's owned devices,
+// as the link updates of a watch tell them (the existing links first), so
+// that FDB and qdisc changes, which name only an index, can be told apart.
+type ownedDevices map[int]bool
+
+// link records a link update and says what it means: tunnels when List may
+// now answer differently (any "rs-" device, an owned one, one that was
+// owned), wake when a pass should start (an owned device changed or lost
+// its alias, or an "rs-" device is gone).
+//
+// Only the device's own messages (family AF_UNSPEC) count. A bridge also
+// tells of each of its ports, in messages of family AF_BRIDGE (port state,
+// a port leaving: RTM_DELLINK) that carry the port's name and master but
+// neither alias nor group; read as the device's state, they made an owned
+// port look unowned as soon as it was enslaved, and its FDB and qdisc
+// changes then woke nothing. Every change to what List reads (alias,
+// group, master, MTU, flags, deletion) comes in a message of the device's
+// own.
+func (o ownedDevices) link(u vnl.LinkUpdate) (tunnels, wake bool) {
+	if u.IfInfomsg.Family != unix.AF_UNSPEC {
+		return false, false
+	}
+	a := u.Link.Attrs()
+	isOwned, was := owned(u.Link), o[a.Index]
+	deleted := u.Header.Type == unix.RTM_DELLINK
+	if deleted || !isOwned {
+		delete(o, a.Index)
+	} else {
+		o[a.Index] = true
+	}
+	rs := strings.HasPrefix(a.Name, namePrefix)
+	return isOwned || was || rs, isOwned || was || deleted && rs
 }
 
 // drain empties ch until its sender closes it, in the background.
@@ -275,7 +299,7 @@ func (t *Tunnels) subscribe(ctx context.Context) (*subscriptions, error) {
 // follow reports the changes of one set of subscriptions until one of them
 // fails or ctx ends.
 func (t *Tunnels) follow(ctx context.Context, s *subscriptions, on func(Change)) {
-	ownedIdx := map[int]bool{}
+	devs := ownedDevices{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -287,24 +311,15 @@ func (t *Tunnels) follow(ctx context.Context, s *subscriptions, on func(Change))
 			if !ok {
 				return
 			}
-			a := u.Link.Attrs()
-			isOwned, was := owned(u.Link), ownedIdx[a.Index]
-			deleted := u.Header.Type == unix.RTM_DELLINK
-			if deleted || !isOwned {
-				delete(ownedIdx, a.Index)
-			} else {
-				ownedIdx[a.Index] = true
-			}
-			rs := strings.HasPrefix(a.Name, namePrefix)
-			if isOwned || was || rs {
-				on(Change{Tunnels: true, Wake: isOwned || was || (deleted && rs)})
+			if tunnels, wake := devs.link(u); tunnels {
+				on(Change{Tunnels: true, Wake: wake})
 			}
 		case u, ok := <-s.neighs:
 			if !ok {
 				return
 			}
 			if isPeerEntry(u.Neigh) {
-				on(Change{Tunnels: true, Wake: ownedIdx[u.LinkIndex]})
+				on(Change{Tunnels: true, Wake: devs[u.LinkIndex]})
 			}
 		case u, ok := <-s.addrs:
 			if !ok {
@@ -319,7 +334,7 @@ func (t *Tunnels) follow(ctx context.Context, s *subscriptions, on func(Change))
 			if !ok {
 				return
 			}
-			on(Change{Tunnels: true, Wake: ownedIdx[idx]})
+			on(Change{Tunnels: true, Wake: devs[idx]})
 		}
 	}
 }

@@ -54,3 +54,75 @@ func TestWatchChanges(t *testing.T) {
 	run(t, "ip", "-n", ns, "link", "del", names[0])
 	expect("owned device deleted", Change{Tunnels: true, Wake: true})
 }
+
+// TestWatchOwnedAfterPortMessages: a change to an owned device wakes
+// however the device came to be watched. A bridge tells of its ports in
+// messages of its own (family AF_BRIDGE) that carry neither alias nor group;
+// taking one for the device's own state made the watch forget the device
+// was Rensei's, and an FDB entry removed afterwards was only found by a
+// later pass. The watch here is made first and the device after, as in a
+// daemon, and each change comes after the bridge has had its say.
+func TestWatchOwnedAfterPortMessages(t *testing.T) {
+	t.Parallel()
+	for _, api := range []string{"WatchChanges", "Watch"} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			tun, _ := newTunnels(t, l.a)
+			ctx := testCtx(t)
+			ch := make(chan Change, 1024)
+			if api == "WatchChanges" {
+				if err := tun.WatchChanges(ctx, func(c Change) { ch <- c }); err != nil {
+					t.Fatalf("WatchChanges: %v", err)
+				}
+			} else {
+				woke, err := tun.Watch(ctx)
+				if err != nil {
+					t.Fatalf("Watch: %v", err)
+				}
+				go func() {
+					for range woke {
+						ch <- Change{Wake: true}
+					}
+				}()
+			}
+			vx := ensureN(t, ctx, tun, l.a, 1)[0]
+			settle := func(quiet time.Duration) (all Change) {
+				for {
+					select {
+					case c := <-ch:
+						all.Tunnels, all.Wake = all.Tunnels || c.Tunnels, all.Wake || c.Wake
+					case <-time.After(quiet):
+						return all
+					}
+				}
+			}
+			settle(2 * time.Second) // creation, enslaving, the bridge's port messages
+			steps := []struct {
+				what string
+				cmd  []string
+			}{
+				{"owned fdb entry removed", []string{"bridge", "-n", l.a, "fdb", "del", "00:00:00:00:00:00", "dev", vx, "dst", underlay(2)}},
+				{"fdb entry added by someone else", []string{"bridge", "-n", l.a, "fdb", "append", "00:00:00:00:00:00", "dev", vx, "dst", underlay(9)}},
+				{"owned device down", []string{"ip", "-n", l.a, "link", "set", vx, "down"}},
+				{"owned device up", []string{"ip", "-n", l.a, "link", "set", vx, "up"}},
+				{"owned fdb entry removed after down and up", []string{"bridge", "-n", l.a, "fdb", "del", "00:00:00:00:00:00", "dev", vx, "dst", underlay(3)}},
+				{"owned device's mtu changed", []string{"ip", "-n", l.a, "link", "set", vx, "mtu", "1300"}},
+				{"fdb entry added by someone else after an mtu change", []string{"bridge", "-n", l.a, "fdb", "append", "00:00:00:00:00:00", "dev", vx, "dst", underlay(2)}},
+				{"qdisc added to an owned device (WatchChanges only)", []string{"tc", "-n", l.a, "qdisc", "add", "dev", vx, "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"}},
+				{"owned device taken off its bridge", []string{"ip", "-n", l.a, "link", "set", vx, "nomaster"}},
+			}
+			for _, s := range steps {
+				run(t, s.cmd[0], s.cmd[1:]...)
+				got := settle(500 * time.Millisecond)
+				want := Change{Tunnels: true, Wake: true}
+				if api == "Watch" {
+					want = Change{Wake: s.cmd[0] != "tc"}
+				}
+				if got != want {
+					t.Errorf("%s: got %+v, want %+v", s.what, got, want)
+				}
+			}
+		})
+	}
+}
