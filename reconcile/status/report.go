@@ -9,7 +9,6 @@
 package status
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -202,20 +201,27 @@ func (r Report) Clean() bool {
 }
 
 // Same reports whether r and o have the same content, times aside (the
-// report's and its links' Since).
+// report's and its links' Since): whether their JSON would be the same,
+// found field by field without encoding either (a daemon compares every
+// host's report with the last one on every pass). A nil list and an empty
+// one are the same, as in JSON.
 func (r Report) Same(o Report) bool {
-	return bytes.Equal(r.timeless().JSON(), o.timeless().JSON())
+	return r.Host == o.Host && r.Site == o.Site && r.Commit == o.Commit && r.Converged == o.Converged && r.Error == o.Error &&
+		slices.Equal(r.Drift, o.Drift) && slices.Equal(r.Applied, o.Applied) && slices.Equal(r.Failed, o.Failed) &&
+		sameRefusal(r.Refused, o.Refused) && slices.Equal(r.Warnings, o.Warnings) && slices.EqualFunc(r.Links, o.Links, sameLink)
 }
 
-func (r Report) timeless() Report {
-	r.Time = time.Time{}
-	if len(r.Links) > 0 {
-		r.Links = slices.Clone(r.Links)
-		for i := range r.Links {
-			r.Links[i].Since = time.Time{}
-		}
+func sameRefusal(a, b *Refusal) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	return r
+	return *a == *b
+}
+
+// sameLink compares two links but for their Since.
+func sameLink(a, b Link) bool {
+	a.Since, b.Since = time.Time{}, time.Time{}
+	return a == b
 }
 
 // Supersedes reports whether r should replace prev on the status branch.
