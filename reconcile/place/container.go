@@ -1,13 +1,11 @@
 package place
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/rensei-dev/rensei/drivers"
@@ -26,15 +24,66 @@ func VolumeName(env, group, instance string, v schema.Volume) string {
 	return env + "_" + group + "_" + instance + "_" + v.Name
 }
 
-func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Group, inst string, h *hostRef, nets map[string]*netPlacement) {
+// groupSpec is what every instance of a group shares, worked out once
+// per group rather than once per instance.
+type groupSpec struct {
+	res     schema.Resources
+	content contentTail
+	env     []envVar // sorted by name
+}
+
+// envVar is one variable of a group's containers: the same "NAME=value"
+// for every instance (fixed), or Rensei's own variable that names the
+// instance, its site or its host.
+type envVar struct {
+	name, fixed string
+}
+
+func (p *placer) groupSpec(e *schema.Environment, g *schema.Group) *groupSpec {
+	gs := &groupSpec{res: p.resources(g), content: newContentTail(g)}
+	// The group's own variables win over Rensei's (validation forbids
+	// RENSEI_* in a group, but placement does not rely on it).
+	env := map[string]string{"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": "", "RENSEI_SITE": "", "RENSEI_HOST": ""}
+	maps.Copy(env, g.Env)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		v := envVar{name: k}
+		_, set := g.Env[k]
+		if perInstance := k == "RENSEI_INSTANCE" || k == "RENSEI_SITE" || k == "RENSEI_HOST"; set || !perInstance {
+			v.fixed = k + "=" + env[k]
+		}
+		gs.env = append(gs.env, v)
+	}
+	return gs
+}
+
+// envOf is the environment of one instance of the group, sorted by name.
+func (gs *groupSpec) envOf(inst string, h *hostRef) []string {
+	out := make([]string, len(gs.env))
+	for i, v := range gs.env {
+		switch {
+		case v.fixed != "":
+			out[i] = v.fixed
+		case v.name == "RENSEI_INSTANCE":
+			out[i] = "RENSEI_INSTANCE=" + inst
+		case v.name == "RENSEI_SITE":
+			out[i] = h.envSite
+		case v.name == "RENSEI_HOST":
+			out[i] = h.envHost
+		}
+	}
+	return out
+}
+
+func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Group, gs *groupSpec, inst string, h *hostRef, nets map[string]*netPlacement) {
 	name := ContainerName(e.Name, g.Name, inst)
-	res := p.resources(g)
+	res := gs.res
 	d := p.policy.Defaults
 	c := drivers.ContainerSpec{
 		Name:     name,
 		Hostname: g.Name + "-" + inst,
 		Image:    g.Image,
 		Command:  g.Command,
+		Env:      gs.envOf(inst, h),
 		Restart:  g.Restart,
 		NanoCPUs: int64(res.CPUs * 1e9),
 		Memory:   res.Memory.N,
@@ -48,14 +97,6 @@ func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Gro
 		if c.StopSignal == "" {
 			c.StopSignal = "SIGTERM"
 		}
-	}
-	env := map[string]string{
-		"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": inst,
-		"RENSEI_SITE": h.site, "RENSEI_HOST": h.spec.Name,
-	}
-	maps.Copy(env, g.Env)
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		c.Env = append(c.Env, k+"="+env[k])
 	}
 	attach := g.Networks
 	if len(attach) == 0 {
@@ -115,12 +156,11 @@ func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Gro
 	}
 	// The spec hash and fields are taken in finish, once static addresses
 	// and placement references are filled in (seal).
-	c.Labels = map[string]string{
-		drivers.LabelEnv:      e.Name,
-		drivers.LabelGroup:    g.Name,
-		drivers.LabelInstance: inst,
-		drivers.LabelContent:  contentDigest(g, inst),
-	}
+	c.Labels = make(map[string]string, p.containerLabels)
+	c.Labels[drivers.LabelEnv] = e.Name
+	c.Labels[drivers.LabelGroup] = g.Name
+	c.Labels[drivers.LabelInstance] = inst
+	c.Labels[drivers.LabelContent] = p.dig.content(gs.content, inst)
 	h.out.Containers = append(h.out.Containers, c)
 	p.instances[PinKey(e.Name, g.Name, inst)] = instanceRef{host: h, container: name}
 }
@@ -129,10 +169,8 @@ func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Gro
 // spec hash (of the spec without labels), and the labels every owned
 // object carries.
 func (p *placer) seal(c *drivers.ContainerSpec) {
-	base := c.Labels
-	c.Labels = nil
-	base[drivers.LabelSpecFields] = fieldDigests(*c)
-	c.Labels = p.labels(base, specDigest(*c))
+	c.Labels[drivers.LabelSpecFields] = p.dig.fieldDigests(c)
+	p.labels(c.Labels, p.dig.spec(c))
 }
 
 // DefaultPublish is where published ports bind on a host that declares no
@@ -177,67 +215,37 @@ func (p *placer) labels(l map[string]string, hash string) map[string]string {
 	return l
 }
 
-// specDigest hashes a spec's JSON encoding, labels excluded (callers pass
-// specs whose Labels are still nil).
-func specDigest(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // specs are plain data
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
-
-// contentDigest digests what an instance of g holds with every name left
-// out (environment, group, host, Docker network and volume names): equal
-// digests under different names mean a rename.
-func contentDigest(g *schema.Group, inst string) string {
-	return specDigest(struct {
-		Instance  string
-		Image     string
-		Command   []string
-		Env       map[string]string
-		Resources schema.Resources
-		Restart   string
-		Networks  []schema.Attachment
-		Volumes   []schema.Volume
-		Files     []schema.File
-		Ports     []schema.Port
-	}{inst, g.Image, g.Command, g.Env, g.Resources, g.Restart, g.Networks, g.Volumes, g.Files, g.Ports})
-}
-
-// containerFields are the parts of a container spec a plan reports on.
+// containerFields are the parts of a container spec a plan reports on,
+// in the order of the io.rensei.spec-fields label, each with the JSON
+// encoding of its value that its digest is of (the image is kept verbatim).
 var containerFields = []struct {
-	name string
-	get  func(c drivers.ContainerSpec) any
+	name   string
+	encode func(b []byte, c *drivers.ContainerSpec) []byte
 }{
-	{"image", func(c drivers.ContainerSpec) any { return c.Image }},
-	{"command", func(c drivers.ContainerSpec) any { return c.Command }},
-	{"env", func(c drivers.ContainerSpec) any { return c.Env }},
-	{"resources", func(c drivers.ContainerSpec) any { return []int64{c.NanoCPUs, c.Memory} }},
-	{"restart", func(c drivers.ContainerSpec) any { return c.Restart }},
-	{"networks", func(c drivers.ContainerSpec) any { return c.Networks }},
-	{"volumes", func(c drivers.ContainerSpec) any { return c.Mounts }},
-	{"files", func(c drivers.ContainerSpec) any { return c.Files }},
-	{"ports", func(c drivers.ContainerSpec) any { return c.Ports }},
-	{"hostname", func(c drivers.ContainerSpec) any { return c.Hostname }},
-	{"security", func(c drivers.ContainerSpec) any { return c.Security }},
-	{"stop", func(c drivers.ContainerSpec) any { return []any{c.StopSignal, c.StopTimeout} }},
-}
-
-// fieldDigests renders "field=digest" pairs; the image is kept verbatim
-// so a plan can say "image changed: a → b".
-func fieldDigests(c drivers.ContainerSpec) string {
-	parts := make([]string, 0, len(containerFields))
-	for _, f := range containerFields {
-		v := f.get(c)
-		if s, ok := v.(string); ok && f.name == "image" {
-			parts = append(parts, "image="+s)
-			continue
-		}
-		parts = append(parts, f.name+"="+specDigest(v)[:8])
-	}
-	return strings.Join(parts, ";")
+	{"image", nil},
+	{"command", func(b []byte, c *drivers.ContainerSpec) []byte { return appendStrings(b, c.Command) }},
+	{"env", func(b []byte, c *drivers.ContainerSpec) []byte { return appendStrings(b, c.Env) }},
+	{"resources", func(b []byte, c *drivers.ContainerSpec) []byte { // [nanoCPUs, memory]
+		b = append(b, '[')
+		b = strconv.AppendInt(b, c.NanoCPUs, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, c.Memory, 10)
+		return append(b, ']')
+	}},
+	{"restart", func(b []byte, c *drivers.ContainerSpec) []byte { return appendString(b, c.Restart) }},
+	{"networks", func(b []byte, c *drivers.ContainerSpec) []byte { return appendAttachments(b, c.Networks) }},
+	{"volumes", func(b []byte, c *drivers.ContainerSpec) []byte { return appendMounts(b, c.Mounts) }},
+	{"files", func(b []byte, c *drivers.ContainerSpec) []byte { return appendFiles(b, c.Files) }},
+	{"ports", func(b []byte, c *drivers.ContainerSpec) []byte { return appendPorts(b, c.Ports) }},
+	{"hostname", func(b []byte, c *drivers.ContainerSpec) []byte { return appendString(b, c.Hostname) }},
+	{"security", func(b []byte, c *drivers.ContainerSpec) []byte { return appendSecurity(b, c.Security) }},
+	{"stop", func(b []byte, c *drivers.ContainerSpec) []byte { // [signal, timeout]
+		b = append(b, '[')
+		b = appendString(b, c.StopSignal)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(c.StopTimeout), 10)
+		return append(b, ']')
+	}},
 }
 
 // SecretsField is the spec-fields entry holding the digest of the secret

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,13 +97,154 @@ func TestSpecDigestKnown(t *testing.T) {
 		Security:   drivers.Security{PidsLimit: 512, NoNewPrivileges: true, LogMaxSize: "10m", LogMaxFiles: 3},
 		StopSignal: "SIGTERM", StopTimeout: 10,
 	}
-	if got, want := specDigest(c), "1bd5ec4d7ea724f8"; got != want {
-		t.Errorf("specDigest = %s, want %s", got, want)
+	var d digester
+	for _, got := range []string{specDigest(c), d.spec(&c)} {
+		if want := "1bd5ec4d7ea724f8"; got != want {
+			t.Errorf("spec digest = %s, want %s", got, want)
+		}
+	}
+	if got, want := jsonFieldDigests(c), "image=rensei/busybox:latest;command=b6d1f2b7;env=fddf5b48;resources=2a3999de;restart=f5387113;networks=7139977a;volumes=dac85d78;files=51c27fa9;ports=a05fd458;hostname=b615e1e7;security=d30cf6bf;stop=99502ae1"; got != want {
+		t.Errorf("jsonFieldDigests = %s, want %s", got, want)
 	}
 	if got, want := fieldDigests(c), "image=rensei/busybox:latest;command=b6d1f2b7;env=fddf5b48;resources=2a3999de;restart=f5387113;networks=7139977a;volumes=dac85d78;files=51c27fa9;ports=a05fd458;hostname=b615e1e7;security=d30cf6bf;stop=99502ae1"; got != want {
 		t.Errorf("fieldDigests = %s, want %s", got, want)
 	}
-	if got, want := specDigest(drivers.ContainerSpec{}), "97503a1c0c8c1777"; got != want {
-		t.Errorf("specDigest(zero) = %s, want %s", got, want)
+	if got, want := d.spec(&drivers.ContainerSpec{}), "97503a1c0c8c1777"; got != want {
+		t.Errorf("spec digest of the zero spec = %s, want %s", got, want)
 	}
+}
+
+// fieldDigests is the io.rensei.spec-fields label of c.
+func fieldDigests(c drivers.ContainerSpec) string {
+	var d digester
+	return d.fieldDigests(&c)
+}
+
+// jsonFieldDigests is how the field digests were first computed, through
+// encoding/json: the reference the digester must match.
+func jsonFieldDigests(c drivers.ContainerSpec) string {
+	values := map[string]any{
+		"command": c.Command, "env": c.Env, "resources": []int64{c.NanoCPUs, c.Memory}, "restart": c.Restart,
+		"networks": c.Networks, "volumes": c.Mounts, "files": c.Files, "ports": c.Ports, "hostname": c.Hostname,
+		"security": c.Security, "stop": []any{c.StopSignal, c.StopTimeout},
+	}
+	parts := []string{"image=" + c.Image}
+	for _, f := range containerFields[1:] {
+		parts = append(parts, f.name+"="+specDigest(values[f.name])[:8])
+	}
+	return strings.Join(parts, ";")
+}
+
+// trickyStrings are what JSON encoders disagree on.
+var trickyStrings = []string{
+	"", "plain", `quote " and \ backslash`, "<script>&amp;</script>", "tab\tnew\nline\rreturn",
+	"\x00\x01\x08\x0c\x1f\x7f", "é ü 日本語 🎓", "\u2028\u2029", "\xff\xfe", "a\xc3", "\uFFFD",
+	"${rensei:address:server/0}",
+}
+
+func randomString(r *rand.Rand) string {
+	if r.IntN(3) == 0 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return string(b)
+	}
+	return trickyStrings[r.IntN(len(trickyStrings))]
+}
+
+func randomStrings(r *rand.Rand) []string {
+	switch r.IntN(4) {
+	case 0:
+		return nil
+	case 1:
+		return []string{}
+	}
+	out := make([]string, 1+r.IntN(3))
+	for i := range out {
+		out[i] = randomString(r)
+	}
+	return out
+}
+
+func randomSpec(r *rand.Rand) drivers.ContainerSpec {
+	c := drivers.ContainerSpec{
+		Name: randomString(r), Hostname: randomString(r), Image: randomString(r), Command: randomStrings(r), Env: randomStrings(r),
+		Restart: randomString(r), NanoCPUs: r.Int64N(3) * 5e8, Memory: r.Int64N(3) << 28,
+		Security:   drivers.Security{PidsLimit: r.Int64N(2) * 512, NoNewPrivileges: r.IntN(2) == 0, LogMaxSize: randomString(r), LogMaxFiles: r.IntN(3)},
+		StopSignal: randomString(r), StopTimeout: r.IntN(3) - 1,
+	}
+	if r.IntN(4) > 0 {
+		c.Networks = []drivers.NetworkAttach{}
+		for range r.IntN(3) {
+			c.Networks = append(c.Networks, drivers.NetworkAttach{Network: randomString(r), IPv4: randomString(r), Aliases: randomStrings(r)})
+		}
+	}
+	if r.IntN(4) > 0 {
+		c.Mounts = []drivers.Mount{}
+		for range r.IntN(3) {
+			c.Mounts = append(c.Mounts, drivers.Mount{Volume: randomString(r), Target: randomString(r), ReadOnly: r.IntN(2) == 0})
+		}
+	}
+	if r.IntN(4) > 0 {
+		c.Files = []drivers.File{}
+		for range r.IntN(3) {
+			c.Files = append(c.Files, drivers.File{Path: randomString(r), Content: randomString(r), Mode: r.Int64N(0o1000)})
+		}
+	}
+	if r.IntN(4) > 0 {
+		c.Ports = []drivers.PortBinding{}
+		for range r.IntN(3) {
+			c.Ports = append(c.Ports, drivers.PortBinding{Container: r.IntN(70000) - 1, Host: r.IntN(2) * r.IntN(70000), Protocol: randomString(r), HostIP: randomString(r)})
+		}
+	}
+	return c
+}
+
+// TestDigesterMatchesJSON: the digester's encodings are encoding/json's,
+// byte for byte, so its digests are the ones stored on live containers.
+func TestDigesterMatchesJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 15))
+	var d digester
+	for i := range 5000 {
+		c := randomSpec(r)
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendContainer(nil, &c); !bytes.Equal(got, want) {
+			t.Fatalf("spec %d:\n got %s\nwant %s", i, got, want)
+		}
+		if got, want := d.spec(&c), specDigest(c); got != want {
+			t.Fatalf("spec %d: digest %s, want %s", i, got, want)
+		}
+		if got, want := d.fieldDigests(&c), jsonFieldDigests(c); got != want {
+			t.Fatalf("spec %d: field digests\n got %s\nwant %s", i, got, want)
+		}
+		g := &schema.Group{
+			Image: randomString(r), Command: randomStrings(r), Restart: randomString(r),
+			Resources: schema.Resources{CPUs: float64(r.IntN(4)) / 4},
+			Networks:  []schema.Attachment{{Network: randomString(r), Aliases: randomStrings(r)}},
+			Files:     []schema.File{{Path: randomString(r), Content: randomString(r)}},
+		}
+		if r.IntN(2) == 0 {
+			g.Env = map[string]string{randomString(r): randomString(r), randomString(r): randomString(r)}
+		}
+		inst := randomString(r)
+		if got, want := d.content(newContentTail(g), inst), specDigest(contentOf(g, inst)); got != want {
+			t.Fatalf("group %d: content digest %s, want %s", i, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range trickyStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString([]byte("x"), s); !bytes.Equal(got[1:], want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
 }

@@ -225,6 +225,8 @@ type hostRef struct {
 	containers   int     // remaining; -1 when undeclared
 	weight       float64
 	ports        map[string]string // "tcp/8080" → container
+	// envSite and envHost are RENSEI_SITE and RENSEI_HOST on the host.
+	envSite, envHost string
 }
 
 type placer struct {
@@ -247,6 +249,13 @@ type placer struct {
 	// instances are the placed instances, by "env/group/instance".
 	instances map[string]instanceRef
 	specs     map[string]*drivers.ContainerSpec // by name, once all are placed
+
+	dig digester
+	// containerLabels is how many labels a container spec ends up with.
+	containerLabels int
+	// scores and order are rank's, reused from one instance to the next.
+	scores []scored
+	order  []*hostRef
 }
 
 func newPlacer(t *schema.Topology, opts Options) *placer {
@@ -256,7 +265,13 @@ func newPlacer(t *schema.Topology, opts Options) *placer {
 	}
 	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit, Pinned: opts.Pins.digest()}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{},
 		bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}, policy: policy.WithDefaults(), usage: map[string]*usage{},
-		instances: map[string]instanceRef{}}
+		instances: map[string]instanceRef{}, containerLabels: 7}
+	if opts.Commit != "" {
+		p.containerLabels++
+	}
+	if opts.Scope != "" {
+		p.containerLabels++
+	}
 	for _, s := range t.Sites {
 		for _, h := range s.Hosts {
 			key := s.Name + "/" + h.Name
@@ -266,7 +281,8 @@ func newPlacer(t *schema.Topology, opts Options) *placer {
 	sort.Slice(p.out.Hosts, func(i, j int) bool { return p.out.Hosts[i].Key < p.out.Hosts[j].Key })
 	for i := range p.out.Hosts {
 		h := &p.out.Hosts[i]
-		r := &hostRef{key: h.Key, site: h.Site, spec: h.Spec, out: h, cpus: math.Inf(1), memory: math.Inf(1), containers: -1, weight: 1, ports: map[string]string{}}
+		r := &hostRef{key: h.Key, site: h.Site, spec: h.Spec, out: h, cpus: math.Inf(1), memory: math.Inf(1), containers: -1, weight: 1, ports: map[string]string{},
+			envSite: "RENSEI_SITE=" + h.Site, envHost: "RENSEI_HOST=" + h.Spec.Name}
 		if c := h.Spec.Capacity; c != nil {
 			if c.CPUs > 0 {
 				r.cpus, r.weight = c.CPUs, c.CPUs
@@ -347,29 +363,47 @@ func (p *placer) eligible(t *schema.Tenant, g *schema.Group) []*hostRef {
 	return out
 }
 
-// rank orders hosts by weighted rendezvous score for key, best first.
-func rank(key string, hosts []*hostRef) []*hostRef {
-	type scored struct {
-		h     *hostRef
-		score float64
-	}
-	s := make([]scored, len(hosts))
-	for i, h := range hosts {
+type scored struct {
+	h     *hostRef
+	score float64
+}
+
+// rank orders hosts by weighted rendezvous score for the key whose
+// hash64 state is seed (see keyHash), best first, appending to dst;
+// scores is scratch space, returned for reuse.
+func rank(dst []*hostRef, scores []scored, seed uint64, hosts []*hostRef) ([]*hostRef, []scored) {
+	s := scores[:0]
+	for _, h := range hosts {
 		// u in (0,1); -w/ln(u) is the weighted rendezvous score.
-		u := (float64(hash64(key+"\x00"+h.key)>>11) + 0.5) / (1 << 53)
-		s[i] = scored{h, -h.weight / math.Log(u)}
+		u := (float64(mix64(fnv1a(seed, h.key))>>11) + 0.5) / (1 << 53)
+		s = append(s, scored{h, -h.weight / math.Log(u)})
 	}
-	sort.SliceStable(s, func(i, j int) bool {
-		if s[i].score != s[j].score {
-			return s[i].score > s[j].score
+	slices.SortStableFunc(s, func(a, b scored) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
 		}
-		return s[i].h.key < s[j].h.key
+		return strings.Compare(a.h.key, b.h.key)
 	})
-	out := make([]*hostRef, len(s))
 	for i := range s {
-		out[i] = s[i].h
+		dst = append(dst, s[i].h)
 	}
-	return out
+	return dst, s
+}
+
+// keyHash is the hash64 state after parts joined by "/" and a NUL: the
+// seed rank mixes each host's key into (hash64(key + "\x00" + host)).
+func keyHash(parts ...string) uint64 {
+	h := uint64(fnvOffset)
+	for i, p := range parts {
+		if i > 0 {
+			h = fnv1a(h, "/")
+		}
+		h = fnv1a(h, p)
+	}
+	return fnv1a(h, "\x00")
 }
 
 // take reserves an instance's resources on h if they fit.
@@ -390,7 +424,8 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 	if len(hosts) == 0 {
 		return // reported by validation
 	}
-	res := p.resources(g)
+	gs := p.groupSpec(e, g)
+	res := gs.res
 	cpus, mem := res.CPUs, float64(res.Memory.N)
 	for _, a := range g.Networks {
 		if np := nets[a.Network]; np != nil {
@@ -401,28 +436,37 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 	}
 	var packOrder []*hostRef
 	if g.Placement.Strategy == "pack" {
-		packOrder = rank(e.Name+"/"+g.Name, hosts)
+		packOrder, p.scores = rank(nil, p.scores, keyHash(e.Name, g.Name), hosts)
 	}
 	unplaced := 0
 	// Instances with data first, on the host that holds it; then the rest.
 	insts := g.Instances()
-	var pinned, free []string
-	for _, inst := range insts {
-		if _, ok := p.opts.Pins.Hosts[PinKey(e.Name, g.Name, inst)]; ok && len(g.Volumes) > 0 {
-			pinned = append(pinned, inst)
-		} else {
-			free = append(free, inst)
+	pinsMatter := len(p.opts.Pins.Hosts) > 0 && len(g.Volumes) > 0
+	if pinsMatter {
+		var pinned, free []string
+		for _, inst := range insts {
+			if _, ok := p.opts.Pins.Hosts[PinKey(e.Name, g.Name, inst)]; ok {
+				pinned = append(pinned, inst)
+			} else {
+				free = append(free, inst)
+			}
 		}
+		insts = append(pinned, free...)
 	}
-	for _, inst := range append(pinned, free...) {
+	for _, inst := range insts {
 		order := packOrder
 		if order == nil {
-			order = rank(e.Name+"/"+g.Name+"/"+inst, hosts)
+			p.order, p.scores = rank(p.order[:0], p.scores, keyHash(e.Name, g.Name, inst), hosts)
+			order = p.order
 		}
 		var chosen *hostRef
-		pin, isPinned := p.opts.Pins.Hosts[PinKey(e.Name, g.Name, inst)]
+		var pin string
+		isPinned := false
+		if pinsMatter {
+			pin, isPinned = p.opts.Pins.Hosts[PinKey(e.Name, g.Name, inst)]
+		}
 		why := ""
-		if isPinned && len(g.Volumes) > 0 {
+		if isPinned {
 			switch h := p.hosts[pin]; {
 			case h == nil:
 				why = "is no longer in the configuration"
@@ -453,7 +497,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 			unplaced++
 			continue
 		}
-		p.instance(e, t, g, inst, chosen, nets)
+		p.instance(e, t, g, gs, inst, chosen, nets)
 		p.count(t, res, g)
 	}
 	if unplaced > 0 {
@@ -474,13 +518,21 @@ func orDash(s string) string {
 }
 
 // hash64 is FNV-1a: stable across releases and platforms, which placement needs.
-func hash64(s string) uint64 {
-	h := uint64(14695981039346656037)
+func hash64(s string) uint64 { return mix64(fnv1a(fnvOffset, s)) }
+
+const fnvOffset = 14695981039346656037
+
+// fnv1a continues an FNV-1a hash h with s.
+func fnv1a(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
-	// FNV's low bits mix poorly for short keys; finish with a 64-bit mixer.
+	return h
+}
+
+// mix64 finishes an FNV-1a hash: FNV's low bits mix poorly for short keys.
+func mix64(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33

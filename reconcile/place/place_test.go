@@ -291,3 +291,16 @@ func TestChangedFields(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// TestKeyHash: rank's streamed hash is hash64 of the joined key, so
+// hosts are ranked as they always were.
+func TestKeyHash(t *testing.T) {
+	for _, parts := range [][]string{{"cs101", "student", "ann"}, {"cs101", "server"}, {"", "", ""}, {"é", "\x00"}} {
+		for _, host := range []string{"campus/h0", "", "cloud/h12"} {
+			want := hash64(strings.Join(parts, "/") + "\x00" + host)
+			if got := mix64(fnv1a(keyHash(parts...), host)); got != want {
+				t.Errorf("%q, %q: %x, want %x", parts, host, got, want)
+			}
+		}
+	}
+}
