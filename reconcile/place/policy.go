@@ -31,33 +31,33 @@ type usage struct {
 	volumes    map[string]bool
 }
 
-// count adds one placed instance of g to its tenant's usage.
-func (p *placer) count(t *schema.Tenant, r schema.Resources, g *schema.Group) {
+// usageOf is the usage of t, nil when t has no quota.
+func (p *placer) usageOf(t *schema.Tenant) *usage {
 	if t == nil || t.Quota.IsZero() {
-		return
+		return nil
 	}
 	u := p.usage[t.Name]
 	if u == nil {
 		u = &usage{tenant: t, volumes: map[string]bool{}}
 		p.usage[t.Name] = u
 	}
-	u.containers++
-	u.cpus += r.CPUs
-	u.memory += r.Memory.N
+	return u
+}
+
+// count adds one placed instance of g to its tenant's usage.
+func (p *placer) count(t *schema.Tenant, r schema.Resources, g *schema.Group) {
+	if u := p.usageOf(t); u != nil {
+		u.containers++
+		u.cpus += r.CPUs
+		u.memory += r.Memory.N
+	}
 }
 
 // countVolume adds a volume (by Docker name and host) to its tenant's usage.
 func (p *placer) countVolume(t *schema.Tenant, key string) {
-	if u := p.usage[tenantName(t)]; u != nil {
+	if u := p.usageOf(t); u != nil {
 		u.volumes[key] = true
 	}
-}
-
-func tenantName(t *schema.Tenant) string {
-	if t == nil {
-		return ""
-	}
-	return t.Name
 }
 
 // quotas reports every tenant whose active environments use more than its
