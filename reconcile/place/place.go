@@ -207,6 +207,7 @@ func Place(t *schema.Topology, opts Options) (*Desired, error) {
 	for i := range t.Environments {
 		p.env(&t.Environments[i])
 	}
+	p.build()
 	p.finish()
 	if len(p.problems) > 0 {
 		return nil, p.problems.Err()
@@ -227,6 +228,9 @@ type hostRef struct {
 	ports        map[string]string // "tcp/8080" → container
 	// envSite and envHost are RENSEI_SITE and RENSEI_HOST on the host.
 	envSite, envHost string
+	// placedContainers and placedVolumes count what build will make on
+	// the host, to size its lists once.
+	placedContainers, placedVolumes int
 }
 
 type placer struct {
@@ -246,6 +250,9 @@ type placer struct {
 	// explicitVNI are the VNIs written in the configuration.
 	explicitVNI map[int]bool
 	networks    []*netPlacement
+	// placed are the instances in the order their hosts were chosen,
+	// made into container specs once every host is chosen (build).
+	placed []placed
 	// instances are the placed instances, by "env/group/instance".
 	instances map[string]instanceRef
 	specs     map[string]*drivers.ContainerSpec // by name, once all are placed
@@ -497,7 +504,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 			unplaced++
 			continue
 		}
-		p.instance(e, t, g, gs, inst, chosen, nets)
+		p.placed = append(p.placed, placed{e: e, t: t, g: g, gs: gs, inst: inst, h: chosen, nets: nets})
 		p.count(t, res, g)
 	}
 	if unplaced > 0 {
@@ -508,6 +515,36 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 		p.problem(e.Source, "environment %q: group %q: %d of %d instances exceed the declared capacity of %s (each needs cpus %v, memory %s)",
 			e.Name, g.Name, unplaced, len(g.Instances()), strings.Join(sites, ", "), cpus, orDash(res.Memory.Text))
 	}
+}
+
+// placed is an instance and the host chosen for it.
+type placed struct {
+	e    *schema.Environment
+	t    *schema.Tenant
+	g    *schema.Group
+	gs   *groupSpec
+	inst string
+	h    *hostRef
+	nets map[string]*netPlacement
+}
+
+// build makes the container (and volume) specs of every placed instance,
+// in the order they were placed, with each host's lists sized once:
+// nothing in choosing a host depends on the specs.
+func (p *placer) build() {
+	for _, pl := range p.placed {
+		pl.h.placedContainers++
+		pl.h.placedVolumes += len(pl.g.Volumes)
+	}
+	for _, h := range p.hosts {
+		h.out.Containers = make([]drivers.ContainerSpec, 0, h.placedContainers)
+		h.out.Volumes = make([]drivers.VolumeSpec, 0, h.placedVolumes)
+	}
+	p.instances = make(map[string]instanceRef, len(p.placed))
+	for _, pl := range p.placed {
+		p.instance(pl.e, pl.t, pl.g, pl.gs, pl.inst, pl.h, pl.nets)
+	}
+	p.placed = nil
 }
 
 func orDash(s string) string {
