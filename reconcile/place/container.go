@@ -27,6 +27,11 @@ func VolumeName(env, group, instance string, v schema.Volume) string {
 // groupSpec is what every instance of a group shares, worked out once
 // per group rather than once per instance.
 type groupSpec struct {
+	e    *schema.Environment
+	t    *schema.Tenant
+	g    *schema.Group
+	nets map[string]*netPlacement // the environment's, by name
+
 	res     schema.Resources
 	content contentTail
 	env     []envVar // sorted by name
@@ -39,8 +44,8 @@ type envVar struct {
 	name, fixed string
 }
 
-func (p *placer) groupSpec(e *schema.Environment, g *schema.Group) *groupSpec {
-	gs := &groupSpec{res: p.resources(g), content: newContentTail(g)}
+func (p *placer) groupSpec(e *schema.Environment, t *schema.Tenant, g *schema.Group, nets map[string]*netPlacement) *groupSpec {
+	gs := &groupSpec{e: e, t: t, g: g, nets: nets, res: p.resources(g), content: newContentTail(g)}
 	// The group's own variables win over Rensei's (validation forbids
 	// RENSEI_* in a group, but placement does not rely on it).
 	env := map[string]string{"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": "", "RENSEI_SITE": "", "RENSEI_HOST": ""}
@@ -74,7 +79,8 @@ func (gs *groupSpec) envOf(inst string, h *hostRef) []string {
 	return out
 }
 
-func (p *placer) instance(e *schema.Environment, t *schema.Tenant, g *schema.Group, gs *groupSpec, inst string, h *hostRef, nets map[string]*netPlacement) {
+func (p *placer) instance(gs *groupSpec, inst string, h *hostRef) {
+	e, t, g, nets := gs.e, gs.t, gs.g, gs.nets
 	name := ContainerName(e.Name, g.Name, inst)
 	res := gs.res
 	d := p.policy.Defaults

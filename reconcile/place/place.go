@@ -204,6 +204,13 @@ func (d *Desired) Inventory() *change.Inventory {
 // twice on one host, more hosts on a network than it has address blocks.
 func Place(t *schema.Topology, opts Options) (*Desired, error) {
 	p := newPlacer(t, opts)
+	n := 0
+	for _, e := range t.Environments {
+		for _, g := range e.Groups {
+			n += len(g.Members) + min(max(g.Replicas, 0), schema.MaxReplicas)
+		}
+	}
+	p.placed = make([]placed, 0, n) // at most
 	for i := range t.Environments {
 		p.env(&t.Environments[i])
 	}
@@ -431,7 +438,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 	if len(hosts) == 0 {
 		return // reported by validation
 	}
-	gs := p.groupSpec(e, g)
+	gs := p.groupSpec(e, t, g, nets)
 	res := gs.res
 	cpus, mem := res.CPUs, float64(res.Memory.N)
 	for _, a := range g.Networks {
@@ -504,7 +511,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 			unplaced++
 			continue
 		}
-		p.placed = append(p.placed, placed{e: e, t: t, g: g, gs: gs, inst: inst, h: chosen, nets: nets})
+		p.placed = append(p.placed, placed{gs: gs, inst: inst, h: chosen})
 		p.count(t, res, g)
 	}
 	if unplaced > 0 {
@@ -519,13 +526,9 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 
 // placed is an instance and the host chosen for it.
 type placed struct {
-	e    *schema.Environment
-	t    *schema.Tenant
-	g    *schema.Group
 	gs   *groupSpec
 	inst string
 	h    *hostRef
-	nets map[string]*netPlacement
 }
 
 // build makes the container (and volume) specs of every placed instance,
@@ -534,7 +537,7 @@ type placed struct {
 func (p *placer) build() {
 	for _, pl := range p.placed {
 		pl.h.placedContainers++
-		pl.h.placedVolumes += len(pl.g.Volumes)
+		pl.h.placedVolumes += len(pl.gs.g.Volumes)
 	}
 	for _, h := range p.hosts {
 		h.out.Containers = make([]drivers.ContainerSpec, 0, h.placedContainers)
@@ -542,7 +545,7 @@ func (p *placer) build() {
 	}
 	p.instances = make(map[string]instanceRef, len(p.placed))
 	for _, pl := range p.placed {
-		p.instance(pl.e, pl.t, pl.g, pl.gs, pl.inst, pl.h, pl.nets)
+		p.instance(pl.gs, pl.inst, pl.h)
 	}
 	p.placed = nil
 }
