@@ -18,15 +18,19 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 	for name := range cleared {
 		going[name] = true
 	}
-	have := map[string]drivers.Container{}
-	for _, c := range hp.have.Containers {
-		have[c.Name] = c
+	have := make(map[string]*drivers.Container, len(hp.have.Containers))
+	for i := range hp.have.Containers {
+		have[hp.have.Containers[i].Name] = &hp.have.Containers[i]
 	}
 	claims := claimsOf(hp.host.Containers)
 	for i := range hp.host.Containers {
 		c := &hp.host.Containers[i]
 		env, group := c.Labels[drivers.LabelEnv], c.Labels[drivers.LabelGroup]
-		o, ok := have[c.Name]
+		var o drivers.Container
+		live, ok := have[c.Name]
+		if ok {
+			o = *live
+		}
 		delete(have, c.Name)
 		if why := hp.uses(c); why != "" {
 			s := hp.add(change.KindContainer, c.Name, env, change.Skip, change.Blocked, PhaseContainers, why+": not created")
@@ -74,7 +78,7 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		s.Group, s.Container = group, c
 	}
 	for _, name := range sortedKeys(have) {
-		o := have[name]
+		o := *have[name]
 		code, why := hp.gone(o.Labels, "instance")
 		s := hp.add(change.KindContainer, name, o.Labels[drivers.LabelEnv], change.Delete, code, PhaseDeleteContainers, why)
 		s.Group = o.Labels[drivers.LabelGroup]

@@ -28,7 +28,7 @@ func imageHolders(have Observed) map[string][]ImageSource {
 // first by name: air-gapped sites work), else pulled from its registry.
 func (hp *hostPlanner) images() {
 	seen := map[string]bool{}
-	for _, s := range hp.out {
+	for _, s := range hp.out[hp.start:] {
 		if s.Kind != change.KindContainer || s.Container == nil || s.Code == change.Blocked ||
 			(s.Action != change.Create && s.Action != change.Replace) {
 			continue

@@ -78,9 +78,9 @@ func (hp *hostPlanner) inTheWay(o drivers.Network) string {
 // volumes plans the volumes: wanted ones are made; those no longer wanted
 // are kept with their data.
 func (hp *hostPlanner) volumes() {
-	have := map[string]drivers.Volume{}
-	for _, v := range hp.have.Volumes {
-		have[v.Name] = v
+	have := make(map[string]*drivers.Volume, len(hp.have.Volumes))
+	for i := range hp.have.Volumes {
+		have[hp.have.Volumes[i].Name] = &hp.have.Volumes[i]
 	}
 	for i := range hp.host.Volumes {
 		v := &hp.host.Volumes[i]
