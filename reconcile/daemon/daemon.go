@@ -119,6 +119,11 @@ type Stats struct {
 	Fetches     int64 // fetches of the config branch
 	Evaluations int64 // revisions loaded (Jsonnet evaluated)
 	Commits     int64 // status commits pushed
+	// LeaseClaims counts claims of the leases on the status branch: one
+	// when a lease is to be acquired or renewed, or another daemon holds a
+	// host; none on a pass while this daemon's leases are well within
+	// their time.
+	LeaseClaims int64
 }
 
 // Daemon is the loop. Create it with New, run it with Run.
@@ -129,7 +134,7 @@ type Daemon struct {
 	wake  chan struct{}
 	ready atomic.Bool
 
-	passes, refChecks, fetches, evaluations atomic.Int64
+	passes, refChecks, fetches, evaluations, claims atomic.Int64
 
 	guard engine.PruneGuard
 
@@ -146,6 +151,7 @@ type Daemon struct {
 	fellBack    bool                    // fallback to the last enforced revision was tried
 	approvals   map[string]bool         // "<commit> <what>" approvals found on the status branch
 	pins        place.Pins              // where instances' data was in the last pass
+	pinsFrom    plan.Observed           // the observation pins were read from (kept: its identity is the memo's key)
 	leases      map[string]time.Time    // hosts this daemon holds, until when
 	others      map[string]status.Lease // hosts another daemon holds
 	warnings    map[string]string       // faults that did not stop enforcement, by kind
@@ -157,6 +163,7 @@ type Daemon struct {
 	seenHosts     map[string]*hostSeen
 	viewWant      *place.Desired
 	viewRemaining plan.Plan
+	viewMemo      viewMemo
 	notedRefusal  string // the refusal last told
 	passErr       string // why the last pass could not run
 
@@ -259,7 +266,7 @@ func (d *Daemon) NotReady() string {
 // Stats returns the counters so far.
 func (d *Daemon) Stats() Stats {
 	s := Stats{Passes: d.passes.Load(), RefChecks: d.refChecks.Load(), Fetches: d.fetches.Load(),
-		Evaluations: d.evaluations.Load()}
+		Evaluations: d.evaluations.Load(), LeaseClaims: d.claims.Load()}
 	if d.cfg.Publisher != nil {
 		s.Commits = d.cfg.Publisher.Commits()
 	}

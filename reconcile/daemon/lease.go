@@ -25,8 +25,9 @@ func (d *Daemon) leased(ctx context.Context) *engine.Hosts {
 		return all
 	}
 	now := time.Now()
-	keys := slices.Sorted(maps.Keys(all.Drivers))
-	if d.remoteErr == nil {
+	if d.remoteErr == nil && d.claimDue(all.Drivers, now) {
+		d.claims.Add(1)
+		keys := slices.Sorted(maps.Keys(all.Drivers))
 		c, err := d.cfg.Publisher.Claim(ctx, d.cfg.Holder, keys, d.cfg.LeaseTTL, now)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -52,6 +53,25 @@ func (d *Daemon) leased(ctx context.Context) *engine.Hosts {
 	d.mu.Unlock()
 	d.cfg.Metrics.leases(len(sub.Drivers), len(d.others))
 	return sub
+}
+
+// claimDue reports whether the leases must be claimed this pass: a
+// connected host is not held, or held for half its lease's time or less
+// (a claim renews it), another daemon holds a host (it may have released
+// it), or a host held is no longer connected. Otherwise a claim would
+// write nothing and learn nothing: the leases on the branch are this
+// daemon's, live, and no other daemon takes a live lease.
+func (d *Daemon) claimDue(hosts map[string]drivers.Host, now time.Time) bool {
+	if len(d.others) > 0 || len(d.leases) != len(hosts) {
+		return true
+	}
+	for k := range hosts {
+		until, ok := d.leases[k]
+		if !ok || until.Sub(now) <= d.cfg.LeaseTTL/2 {
+			return true
+		}
+	}
+	return false
 }
 
 // adopt records a claim and logs what changed: hosts taken over, hosts

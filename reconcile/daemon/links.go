@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/reconcile/notify"
 	"github.com/rensei-dev/rensei/reconcile/place"
+	"github.com/rensei-dev/rensei/reconcile/plan"
 	"github.com/rensei-dev/rensei/reconcile/probe"
 	"github.com/rensei-dev/rensei/reconcile/status"
 	"github.com/rensei-dev/rensei/schema"
@@ -61,6 +63,16 @@ type links struct {
 	pingers map[string]probe.Pinger
 	conn    *connection // the connection the pingers belong to
 	next    time.Time   // the next round (real clock)
+	// want is the desired state the targets were found in; with conn and
+	// pingers, what makes them change.
+	want *place.Desired
+	// sound is the observation last found without a fault on the
+	// targets (nil: none): the same observation again has none.
+	sound plan.Observed
+	// reports are the links of each host for its report, as of the
+	// tracker's version reportsOf.
+	reports   map[string][]status.Link
+	reportsOf uint64
 }
 
 func newLinks(o LinkOptions) *links {
@@ -84,35 +96,54 @@ func newLinks(o LinkOptions) *links {
 // fault found, the links themselves), when a round is due, or on a new
 // connection. It returns the events of links that changed. fresh: the
 // pass adopted a new revision, whose changes are not faults.
+//
+// An idle pass costs next to nothing here: the targets are found again
+// only when the desired state, the connection or the hosts probed
+// changed, and faults looked for only in an observation not seen sound.
 func (d *Daemon) probeLinks(ctx context.Context, want *place.Desired, hosts *engine.Hosts, out engine.Outcome, fresh bool, now time.Time) []notify.Event {
 	l := d.links
 	if l == nil || ctx.Err() != nil {
 		return nil
 	}
-	pingers := map[string]probe.Pinger{}
-	for k := range hosts.Drivers {
-		if p := d.conn.pingers[k]; p != nil {
-			pingers[k] = p
+	newConn := l.conn != d.conn
+	changed := false
+	if want != l.want || newConn || !l.probing(hosts, d.conn) {
+		pingers := map[string]probe.Pinger{}
+		for k := range hosts.Drivers {
+			if p := d.conn.pingers[k]; p != nil {
+				pingers[k] = p
+			}
 		}
+		targets := probe.Targets(want, func(k string) bool { return pingers[k] != nil })
+		var sig strings.Builder
+		for _, t := range targets {
+			fmt.Fprintf(&sig, "%s %s %s %s %d\n", t.Key(), t.Dev, t.Src, t.Dst, t.MTU)
+		}
+		changed = sig.String() != l.sig
+		l.tracker.Retain(targets)
+		l.targets, l.sig, l.pingers, l.conn, l.want, l.sound = targets, sig.String(), pingers, d.conn, want, nil
 	}
-	targets := probe.Targets(want, func(k string) bool { return pingers[k] != nil })
-	var sig strings.Builder
-	for _, t := range targets {
-		fmt.Fprintf(&sig, "%s %s %s %s %d\n", t.Key(), t.Dev, t.Src, t.Dst, t.MTU)
-	}
-	known := map[string]bool{}
-	for _, s := range l.tracker.All() {
-		known[s.Key()] = true
-	}
-	l.tracker.Retain(targets)
 	l.tracker.BeginPass()
 	faults := map[string]probe.Change{}
-	if !fresh {
-		byKey := map[string]probe.Link{}
-		for _, t := range targets {
-			byKey[t.Key()] = t
+	if !fresh && !sameObservation(out.Observed, l.sound) {
+		found := probe.Faults(l.targets, out.Observed)
+		l.sound = nil
+		if len(found) == 0 {
+			l.sound = out.Observed
 		}
-		for k, why := range probe.Faults(targets, out.Observed) {
+		known := map[string]bool{}
+		if len(found) > 0 {
+			for _, s := range l.tracker.All() {
+				known[s.Key()] = true
+			}
+		}
+		byKey := map[string]probe.Link{}
+		for _, t := range l.targets {
+			if _, ok := found[t.Key()]; ok {
+				byKey[t.Key()] = t
+			}
+		}
+		for k, why := range found {
 			if !known[k] {
 				continue // a link new to this pass is made, not repaired
 			}
@@ -121,9 +152,8 @@ func (d *Daemon) probeLinks(ctx context.Context, want *place.Desired, hosts *eng
 			}
 		}
 	}
-	due := sig.String() != l.sig || l.conn != d.conn || len(out.Applied.Done) > 0 || len(faults) > 0 || !time.Now().Before(l.next)
-	l.targets, l.sig, l.pingers, l.conn = targets, sig.String(), pingers, d.conn
-	if len(targets) == 0 {
+	due := changed || newConn || len(out.Applied.Done) > 0 || len(faults) > 0 || !time.Now().Before(l.next)
+	if len(l.targets) == 0 {
 		d.linkMetrics()
 		return nil
 	}
@@ -145,6 +175,30 @@ func (d *Daemon) probeLinks(ctx context.Context, want *place.Desired, hosts *eng
 		}
 	}
 	return events
+}
+
+// probing reports whether the pingers found for the last targets are
+// still those of the hosts held on conn.
+func (l *links) probing(hosts *engine.Hosts, conn *connection) bool {
+	n := 0
+	for k := range hosts.Drivers {
+		p := conn.pingers[k]
+		if p == nil {
+			continue
+		}
+		if q, ok := l.pingers[k]; !ok || q != p {
+			return false
+		}
+		n++
+	}
+	return n == len(l.pingers)
+}
+
+// sameObservation reports whether a and b are the same map (not merely
+// equal): the engine gives back the observation of the pass before,
+// unchanged, on a pass answered from its memory. A nil map is none.
+func sameObservation(a, b plan.Observed) bool {
+	return a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // probeRound probes every target now and records the results; it returns
@@ -228,16 +282,21 @@ func envOf(network string) string {
 
 // linkReport is the host's links for its report: no round-trip times,
 // which change every probe.
+// The lists are made again only when the tracker changed, and shared by
+// the reports of passes until then: a report's links are never changed.
 func (d *Daemon) linkReport(host string) []status.Link {
-	if d.links == nil {
+	l := d.links
+	if l == nil {
 		return nil
 	}
-	var out []status.Link
-	for _, s := range d.links.tracker.Host(host) {
-		out = append(out, status.Link{Peer: s.Peer, Network: s.Network, OK: s.OK, MTUOK: s.MTUOK, MTU: s.MTU,
-			Since: s.Since.UTC(), Error: s.Error, Repaired: s.Repaired})
+	if v := l.tracker.Version(); l.reports == nil || l.reportsOf != v {
+		l.reports, l.reportsOf = map[string][]status.Link{}, v
+		for _, s := range l.tracker.All() {
+			l.reports[s.Host] = append(l.reports[s.Host], status.Link{Peer: s.Peer, Network: s.Network, OK: s.OK, MTUOK: s.MTUOK, MTU: s.MTU,
+				Since: s.Since.UTC(), Error: s.Error, Repaired: s.Repaired})
+		}
 	}
-	return out
+	return l.reports[host]
 }
 
 // linkMetrics sets the per-link gauges.

@@ -137,7 +137,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 	}
 	// Keep the placement with the hosts' pins: the next pass starts from it.
 	cand.want = out.Want
-	d.pins = engine.PinsOf(out.Observed)
+	d.notePins(out.Observed)
 	d.cfg.Metrics.drift(out.Plan.Changes())
 	if !out.Plan.Empty() {
 		d.cfg.Metrics.applied(out.Applied)
@@ -481,6 +481,17 @@ func (d *Daemon) replace(rev *revision, now time.Time) error {
 	return nil
 }
 
+// notePins keeps where the instances' data is, as obs shows it. A pass
+// answered from the engine's memory gives back the very observation of
+// the pass before (the same map, never changed after a pass returned it):
+// its pins are the ones kept.
+func (d *Daemon) notePins(obs plan.Observed) {
+	if sameObservation(obs, d.pinsFrom) {
+		return
+	}
+	d.pins, d.pinsFrom = engine.PinsOf(obs), obs
+}
+
 // reports builds one report per connected host of want.
 func (d *Daemon) reports(commit string, want *place.Desired, out engine.Outcome, now time.Time) []status.Report {
 	reports := make([]status.Report, 0, len(want.Hosts))
@@ -548,7 +559,7 @@ func (d *Daemon) reportWithoutRevision(ctx context.Context, now time.Time) {
 // keepReports remembers the reports of this pass, for the next pass's
 // events and for the page.
 func (d *Daemon) keepReports(reports []status.Report) {
-	d.lastReports = map[string]status.Report{}
+	clear(d.lastReports)
 	for _, r := range reports {
 		d.lastReports[r.Key()] = r
 	}

@@ -171,18 +171,7 @@ func (d *Daemon) refreshView() {
 	s.Ready = s.NotReady == ""
 
 	missing := d.missingByEnvHost()
-	desired := map[string]map[string]int{} // env → host → instances
-	if d.viewWant != nil {
-		for _, h := range d.viewWant.Hosts {
-			for _, c := range h.Containers {
-				env := c.Labels[drivers.LabelEnv]
-				if desired[env] == nil {
-					desired[env] = map[string]int{}
-				}
-				desired[env][h.Key]++
-			}
-		}
-	}
+	desired, siteOf := d.desiredCounts()
 	running := func(env, host string) int {
 		hs := d.seenHosts[host]
 		if hs == nil || !hs.reachable {
@@ -231,10 +220,6 @@ func (d *Daemon) refreshView() {
 	}
 
 	if d.viewWant != nil {
-		siteOf := map[string]string{}
-		for _, h := range d.viewWant.Hosts {
-			siteOf[h.Key] = h.Site
-		}
 		for _, e := range d.viewWant.Environments {
 			ev := EnvView{Name: e.Name, State: e.State, From: e.From, Until: e.Until, Sites: []EnvSite{}}
 			bySite := map[string]*EnvSite{}
@@ -271,22 +256,7 @@ func (d *Daemon) refreshView() {
 	}
 
 	if d.links != nil {
-		byNet := map[string][]LinkView{}
-		for _, st := range d.links.tracker.All() {
-			lv := LinkView{Host: st.Host, Peer: st.Peer, Network: st.Network, State: st.Condition(), MTU: st.MTU,
-				Since: st.Since.UTC(), Checked: st.Checked.UTC(), Error: st.Error, Repaired: st.Repaired}
-			if st.Checked.IsZero() && st.Error == "" {
-				lv.State = "unknown"
-			}
-			if st.OK {
-				lv.RTTms = float64(st.RTT.Microseconds()) / 1000
-			}
-			s.Links = append(s.Links, lv)
-			byNet[st.Network] = append(byNet[st.Network], lv)
-		}
-		for _, n := range slices.Sorted(maps.Keys(byNet)) {
-			s.Networks = append(s.Networks, matrix(n, byNet[n]))
-		}
+		s.Links, s.Networks = d.linkViews()
 	}
 
 	d.mu.Lock()
@@ -302,6 +272,69 @@ func (d *Daemon) refreshView() {
 	close(d.snapChanged)
 	d.snapChanged = make(chan struct{})
 	d.mu.Unlock()
+}
+
+// viewMemo is what the view is made of that changes only with the
+// desired state or the links: made again only then, not on every pass.
+type viewMemo struct {
+	want    *place.Desired
+	desired map[string]map[string]int // env → host → instances
+	siteOf  map[string]string         // host → site
+
+	linksOf  uint64 // the tracker's version the links are of
+	links    []LinkView
+	networks []NetworkView
+}
+
+// desiredCounts counts the instances of the desired state per environment
+// and host, and names each host's site.
+func (d *Daemon) desiredCounts() (desired map[string]map[string]int, siteOf map[string]string) {
+	m := &d.viewMemo
+	if m.desired != nil && m.want == d.viewWant {
+		return m.desired, m.siteOf
+	}
+	desired, siteOf = map[string]map[string]int{}, map[string]string{}
+	if d.viewWant != nil {
+		for _, h := range d.viewWant.Hosts {
+			siteOf[h.Key] = h.Site
+			for _, c := range h.Containers {
+				env := c.Labels[drivers.LabelEnv]
+				if desired[env] == nil {
+					desired[env] = map[string]int{}
+				}
+				desired[env][h.Key]++
+			}
+		}
+	}
+	m.want, m.desired, m.siteOf = d.viewWant, desired, siteOf
+	return desired, siteOf
+}
+
+// linkViews are the links probed and their matrices. Snapshots share
+// them until a link changes: a snapshot is never changed.
+func (d *Daemon) linkViews() ([]LinkView, []NetworkView) {
+	m := &d.viewMemo
+	if v := d.links.tracker.Version(); m.links == nil || m.linksOf != v {
+		links, networks := []LinkView{}, []NetworkView{}
+		byNet := map[string][]LinkView{}
+		for _, st := range d.links.tracker.All() {
+			lv := LinkView{Host: st.Host, Peer: st.Peer, Network: st.Network, State: st.Condition(), MTU: st.MTU,
+				Since: st.Since.UTC(), Checked: st.Checked.UTC(), Error: st.Error, Repaired: st.Repaired}
+			if st.Checked.IsZero() && st.Error == "" {
+				lv.State = "unknown"
+			}
+			if st.OK {
+				lv.RTTms = float64(st.RTT.Microseconds()) / 1000
+			}
+			links = append(links, lv)
+			byNet[st.Network] = append(byNet[st.Network], lv)
+		}
+		for _, n := range slices.Sorted(maps.Keys(byNet)) {
+			networks = append(networks, matrix(n, byNet[n]))
+		}
+		m.linksOf, m.links, m.networks = v, links, networks
+	}
+	return m.links, m.networks
 }
 
 // missingByEnvHost counts, per environment and host, the containers the

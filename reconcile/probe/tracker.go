@@ -46,8 +46,15 @@ type Change struct {
 // Tracker keeps the state of every link across rounds. It is not safe
 // for concurrent use.
 type Tracker struct {
-	links map[string]*State
+	links   map[string]*State
+	version uint64
 }
+
+// Version changes whenever the state of a link may have changed: a round
+// recorded, a fault, a link forgotten, a repair forgotten. What is made
+// of the links (reports, views) need not be made again while it is the
+// same.
+func (t *Tracker) Version() uint64 { return t.version }
 
 // NewTracker returns a tracker that knows no link.
 func NewTracker() *Tracker { return &Tracker{links: map[string]*State{}} }
@@ -61,6 +68,7 @@ func (t *Tracker) Retain(links []Link) {
 	for k := range t.links {
 		if !keep[k] {
 			delete(t.links, k)
+			t.version++
 		}
 	}
 }
@@ -69,7 +77,10 @@ func (t *Tracker) Retain(links []Link) {
 // by the pass that made it.
 func (t *Tracker) BeginPass() {
 	for _, s := range t.links {
-		s.Repaired = ""
+		if s.Repaired != "" {
+			s.Repaired = ""
+			t.version++
+		}
 	}
 }
 
@@ -77,6 +88,7 @@ func (t *Tracker) BeginPass() {
 // Faults). When the next probe finds it healthy, the fault is what was
 // repaired.
 func (t *Tracker) Fault(l Link, why string, now time.Time) *Change {
+	t.version++
 	s, seen := t.links[l.Key()]
 	if !seen {
 		s = &State{Link: l, Since: now}
@@ -99,6 +111,7 @@ func (t *Tracker) Fault(l Link, why string, now time.Time) *Change {
 // condition changed (a link seen for the first time is a change only
 // when it is not healthy).
 func (t *Tracker) Update(results []Result, now time.Time) []Change {
+	t.version++
 	var out []Change
 	for _, r := range results {
 		s, seen := t.links[r.Key()]
