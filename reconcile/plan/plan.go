@@ -172,6 +172,7 @@ func Compute(want *place.Desired, have Observed) Plan {
 	p := Plan{Commit: want.Commit, Moves: want.Moves}
 	where := indexInstances(want)
 	holders := imageHolders(have)
+	p.Steps = make([]Step, 0, atLeast(want, have))
 	for i := range want.Hosts {
 		h := &want.Hosts[i]
 		obs := have[h.Key]
@@ -231,6 +232,24 @@ func (hp *hostPlanner) steps() {
 	hp.tunnels(replaced)
 	hp.containers(replaced, cleared)
 	hp.images()
+}
+
+// atLeast estimates how many steps a plan has from how many objects each
+// host has and should have (at least that many are made or removed), so
+// a plan that makes everything is allocated once and a plan that makes
+// nothing allocates nothing.
+func atLeast(want *place.Desired, have Observed) int {
+	diff := func(a, b int) int { return max(a-b, b-a) }
+	n := 0
+	for _, h := range want.Hosts {
+		o := have[h.Key]
+		n += diff(len(h.Containers), len(o.Containers)) + diff(len(h.Volumes), len(o.Volumes)) +
+			diff(len(h.Networks), len(o.Networks)) + diff(len(h.Tunnels), len(o.Tunnels))
+	}
+	if n == 0 {
+		return 0
+	}
+	return n + n/16 + 16*len(want.Hosts) // images, replacements and what counting misses
 }
 
 // instances indexes the desired containers once per plan, so explaining a
