@@ -287,37 +287,50 @@ func appendSecurity(b []byte, s drivers.Security) []byte {
 // that json.Marshal escapes, U+2028, U+2029, invalid UTF-8) is left to
 // json.Marshal itself, so the bytes are its bytes whatever its version.
 func appendString(b []byte, s string) []byte {
-	start := len(b)
+	mark := len(b)
 	b = append(b, '"')
+	start := 0 // s[start:i] is still to be appended
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&':
-				b = append(b, c)
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			default:
-				return marshalString(b[:start], s)
-			}
+		if c < utf8.RuneSelf && plainJSON[c] {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
-			return marshalString(b[:start], s)
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
+				return marshalString(b[:mark], s)
+			}
+			i += size
+			continue
 		}
-		b = append(b, s[i:i+size]...)
-		i += size
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			return marshalString(b[:mark], s)
+		}
+		i++
+		start = i
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// plainJSON are the ASCII bytes json.Marshal writes as they are.
+var plainJSON = func() (t [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 func marshalString(b []byte, s string) []byte {
 	enc, err := json.Marshal(s)
