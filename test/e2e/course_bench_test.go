@@ -34,7 +34,7 @@ func BenchmarkCourseLab(b *testing.B) {
 				docker[s.Name] = s.Docker
 			}
 			loadImages(b, "notebook", "frontdoor")
-			wanClient(b)
+			wanClient(b, 200)
 			for i := 0; i < b.N; i++ {
 				base := dockerRunRate(b, docker, n)
 				students := make([]string, n)

@@ -107,18 +107,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// wanClient gives this machine an address on the lab's WAN (198.18.0.200,
-// a veth into the WAN bridge) for the test's life: requests then reach the
-// front door the way a student's browser would, through the site's
-// published port.
-func wanClient(t testing.TB) {
+// wanClient gives this machine the address 198.18.0.<last> on the lab's
+// WAN (a veth rs-wc<last> into the WAN bridge) for the test's life:
+// requests then reach published ports the way a student's browser, or any
+// user outside the sites, would.
+func wanClient(t testing.TB, last int) {
 	t.Helper()
-	const root, peer = "rs-stu0", "rs-stu1"
+	root, peer := fmt.Sprintf("rs-wc%d", last), fmt.Sprintf("rs-wc%dp", last)
 	command("ip", "link", "del", root) // left by a killed run
 	must(t, "ip", "link", "add", root, "type", "veth", "peer", "name", peer, "netns", "rs-lab-wan")
 	t.Cleanup(func() { command("ip", "link", "del", root) })
 	must(t, "ip", "-n", "rs-lab-wan", "link", "set", peer, "master", lab.WANBridge, "up")
-	must(t, "ip", "addr", "add", "198.18.0.200/24", "dev", root)
+	must(t, "ip", "addr", "add", fmt.Sprintf("198.18.0.%d/24", last), "dev", root)
 	must(t, "ip", "link", "set", root, "up")
 }
 
@@ -146,7 +146,7 @@ func TestCourse(t *testing.T) {
 		docker[s.Name+"/docker"] = s.Docker
 	}
 	loadImages(t, "notebook", "frontdoor")
-	wanClient(t)
+	wanClient(t, 200)
 	students := []string{"ann", "bob", "cho"}
 	r := newCourseRepo(t, "cs-test", students)
 	start := time.Now()

@@ -53,7 +53,7 @@ func TestBackupSite(t *testing.T) {
 	const interval = 5 * time.Second
 	l.edit(file, "interval=60,", "interval=5,")
 	l.commit("replicate every 5 s")
-	researchWAN(t)
+	wanClient(t, 201)
 	primaryURL, backupURL := "http://198.18.0.1:8081", "http://198.18.0.2:8081"
 
 	start := time.Now()
@@ -69,7 +69,10 @@ func TestBackupSite(t *testing.T) {
 	written := time.Now()
 	primarySums := l.sha256Tree("site-a", "web_service_0", "/srv/data")
 	sameAtStandby := func() error {
-		got := l.sha256Tree("site-b", "web_standby_0", "/srv/data")
+		got, err := l.sha256TreeNow("site-b", "web_standby_0", "/srv/data")
+		if err != nil {
+			return err
+		}
 		if got != primarySums {
 			return fmt.Errorf("standby has %d files, primary %d (or contents differ)", strings.Count(got, "\n"), strings.Count(primarySums, "\n"))
 		}
@@ -179,7 +182,11 @@ func TestBackupSite(t *testing.T) {
 	failback := time.Now()
 	newSums := l.sha256Tree("site-b", "web_service_0", "/srv/data")
 	eventually(t, 4*interval, "site-b's change at the new standby at site-a", func() error {
-		if got := l.sha256Tree("site-a", "web_standby_0", "/srv/data"); got != newSums {
+		got, err := l.sha256TreeNow("site-a", "web_standby_0", "/srv/data")
+		if err != nil {
+			return err
+		}
+		if got != newSums {
 			return fmt.Errorf("not yet")
 		}
 		return nil

@@ -198,7 +198,7 @@ func startResearchDaemon(t *testing.T, bare, secrets string) *lockedLog {
 // again; a pushed commit adds a replica at site-a, which then serves too.
 func TestLoadBalancedService(t *testing.T) {
 	l := newResearchLab(t, "lb-service", "web", "lb")
-	researchWAN(t)
+	wanClient(t, 201)
 	const url = "http://198.18.0.3:8080/whoami"
 	start := time.Now()
 	l.rensei(0, "apply", "--yes")

@@ -208,22 +208,19 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 // container, sorted by path (lost+found left out).
 func (l *researchLab) sha256Tree(site, container, dir string) string {
 	l.t.Helper()
-	return l.mustExec(site, container, "bash", "-c",
-		`cd "$1" && find . -type f ! -path './lost+found/*' -print0 | sort -z | xargs -0 -r sha256sum`, "-", dir)
+	sums, err := l.sha256TreeNow(site, container, dir)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return sums
 }
 
-// researchWAN gives this machine an address on the lab's WAN (198.18.0.201,
-// a veth into the WAN bridge) for the test's life, so requests reach
-// published ports the way a user outside the sites would.
-func researchWAN(t *testing.T) {
-	t.Helper()
-	const root, peer = "rs-rsc0", "rs-rsc1"
-	command("ip", "link", "del", root) // left by a killed run
-	must(t, "ip", "link", "add", root, "type", "veth", "peer", "name", peer, "netns", "rs-lab-wan")
-	t.Cleanup(func() { command("ip", "link", "del", root) })
-	must(t, "ip", "-n", "rs-lab-wan", "link", "set", peer, "master", lab.WANBridge, "up")
-	must(t, "ip", "addr", "add", "198.18.0.201/24", "dev", root)
-	must(t, "ip", "link", "set", root, "up")
+// sha256TreeNow is sha256Tree for a tree that may be changing (a standby
+// that rsync is updating): a file renamed away between the listing and
+// its hash is an error to retry, not a failure.
+func (l *researchLab) sha256TreeNow(site, container, dir string) (string, error) {
+	return l.exec(site, container, "bash", "-c",
+		`cd "$1" && find . -type f ! -path './lost+found/*' -print0 | sort -z | xargs -0 -r sha256sum`, "-", dir)
 }
 
 // figure logs one of the figures the example's README quotes.
