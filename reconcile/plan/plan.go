@@ -170,7 +170,7 @@ type HostState struct {
 // hosts absent from have are planned as empty.
 func Compute(want *place.Desired, have Observed) Plan {
 	p := Plan{Commit: want.Commit, Moves: want.Moves}
-	where := indexInstances(want)
+	where := &instances{want: want}
 	holders := imageHolders(have)
 	p.Steps = make([]Step, 0, atLeast(want, have))
 	for i := range want.Hosts {
@@ -201,7 +201,7 @@ func Compute(want *place.Desired, have Observed) Plan {
 
 type hostPlanner struct {
 	want  *place.Desired
-	where instances
+	where *instances
 	host  *place.Host
 	have  HostState
 	// out[start:] are the host's steps (out holds other hosts' before).
@@ -253,18 +253,26 @@ func atLeast(want *place.Desired, have Observed) int {
 }
 
 // instances indexes the desired containers once per plan, so explaining a
-// removal does not scan every host.
+// removal does not scan every host; only when a removal is explained (a
+// plan that removes nothing, most of them, needs no index).
 type instances struct {
+	want  *place.Desired
+	built bool
 	group map[string]bool   // "env/group" → desired somewhere
 	host  map[string]string // "env/group/instance" → host key
 }
 
-func indexInstances(want *place.Desired) instances {
+// index returns the index, made on first use.
+func (idx *instances) index() *instances {
+	if idx.built {
+		return idx
+	}
+	want := idx.want
 	n := 0
 	for _, h := range want.Hosts {
 		n += len(h.Containers)
 	}
-	idx := instances{group: map[string]bool{}, host: make(map[string]string, n)}
+	idx.built, idx.group, idx.host = true, map[string]bool{}, make(map[string]string, n)
 	for _, h := range want.Hosts {
 		for _, c := range h.Containers {
 			eg := c.Labels[drivers.LabelEnv] + "/" + c.Labels[drivers.LabelGroup]

@@ -27,12 +27,13 @@ func (hp *hostPlanner) gone(labels map[string]string, what string) (change.Code,
 	if g == "" {
 		return change.Removed, what + " is no longer placed on this host"
 	}
-	elsewhere := hp.where.host[env+"/"+g+"/"+inst]
+	where := hp.where.index()
+	elsewhere := where.host[env+"/"+g+"/"+inst]
 	if elsewhere == hp.host.Key {
 		elsewhere = ""
 	}
 	switch {
-	case !hp.where.group[env+"/"+g]:
+	case !where.group[env+"/"+g]:
 		return change.Removed, fmt.Sprintf("group %q is not in environment %q any more (renamed or removed)", g, env)
 	case elsewhere != "":
 		return change.Moved, fmt.Sprintf("%s %q moves to %s", what, inst, elsewhere)
