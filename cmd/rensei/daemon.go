@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -82,6 +84,7 @@ func newDaemon(g *globals) *cobra.Command {
 		probeInterval time.Duration
 		probeRetry    time.Duration
 		probeTimeout  time.Duration
+		memoryLimit   string
 		nf            notifyFlags
 	)
 	cmd := &cobra.Command{
@@ -124,6 +127,10 @@ files or variables, never from Git or the command line.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.logger()
+			limit, err := setMemoryLimit(memoryLimit, cmd.Flags().Changed("memory-limit"))
+			if err != nil {
+				return err
+			}
 			unlock, err := daemon.LockState(rf.dir())
 			if err != nil {
 				return err
@@ -216,7 +223,7 @@ files or variables, never from Git or the command line.`,
 			srvCtx, stopServer := context.WithCancel(context.Background())
 			served := make(chan error, 1)
 			go func() { served <- daemon.Serve(srvCtx, ln, d.Handler(secret), daemon.DefaultLimits) }()
-			log.Info("daemon started", "repo", remote.Name(), "branch", branch, "listen", ln.Addr().String())
+			log.Info("daemon started", "repo", remote.Name(), "branch", branch, "listen", ln.Addr().String(), "memory-limit", limit)
 			runErr := d.Run(ctx)
 			stopServer()
 			if err := <-served; err != nil {
@@ -248,8 +255,32 @@ files or variables, never from Git or the command line.`,
 	f.DurationVar(&probeInterval, "probe-interval", daemon.DefaultProbeInterval, "time between probe rounds of the overlay links (0: no probing)")
 	f.DurationVar(&probeRetry, "probe-retry", daemon.DefaultProbeRetry, "time between probe rounds while a link is broken")
 	f.DurationVar(&probeTimeout, "probe-timeout", probe.DefaultTimeout, "wait for each echo reply of a probe")
+	f.StringVar(&memoryLimit, "memory-limit", defaultMemoryLimit, "soft limit on the daemon's own memory (Go's runtime/debug.SetMemoryLimit): the garbage collector works harder as the daemon nears it, instead of letting the heap grow to twice what is live. Not a hard cap (the garbage collector takes at most about half the CPU to hold it; systemd's MemoryMax is one); Jsonnet runs in child processes bounded by --eval-memory. Without the flag, GOMEMLIMIT when set in the environment; \"off\": none. Raise it for large fleets: the daemon's live heap grows with the containers it manages")
 	nf.register(cmd)
 	return cmd
+}
+
+// defaultMemoryLimit is the daemon's soft memory limit by default.
+const defaultMemoryLimit = "100Mi"
+
+// setMemoryLimit sets the Go runtime's soft memory limit from
+// --memory-limit (given: set on the command line), else leaves the one
+// GOMEMLIMIT set, else sets the default. It returns the limit in force, in
+// words for the log.
+func setMemoryLimit(flag string, given bool) (string, error) {
+	if env := os.Getenv("GOMEMLIMIT"); env != "" && !given {
+		return "GOMEMLIMIT=" + env, nil // the runtime read it as it started
+	}
+	if flag == "off" {
+		debug.SetMemoryLimit(math.MaxInt64)
+		return "off", nil
+	}
+	n, err := schema.ParseBytes(flag)
+	if err != nil {
+		return "", fmt.Errorf("--memory-limit %q: %w", flag, err)
+	}
+	debug.SetMemoryLimit(n)
+	return flag, nil
 }
 
 // notifyFlags name where notification targets come from: files or

@@ -66,8 +66,8 @@ type links struct {
 	// want is the desired state the targets were found in; with conn and
 	// pingers, what makes them change.
 	want *place.Desired
-	// sound is the observation last found without a fault on the
-	// targets (nil: none): the same observation again has none.
+	// sound is the observation of an idle pass found without a fault on
+	// the targets (nil: none): the same observation again has none.
 	sound plan.Observed
 	// reports are the links of each host for its report, as of the
 	// tracker's version reportsOf.
@@ -128,8 +128,8 @@ func (d *Daemon) probeLinks(ctx context.Context, want *place.Desired, hosts *eng
 	if !fresh && !sameObservation(out.Observed, l.sound) {
 		found := probe.Faults(l.targets, out.Observed)
 		l.sound = nil
-		if len(found) == 0 {
-			l.sound = out.Observed
+		if len(found) == 0 && out.Plan.Empty() {
+			l.sound = out.Observed // only an idle pass's comes back (see notePins)
 		}
 		known := map[string]bool{}
 		if len(found) > 0 {

@@ -35,26 +35,37 @@ func TestPinsReadOncePerObservation(t *testing.T) {
 	}
 	obs := plan.Observed{"a/h": {Containers: []drivers.Container{container("cs101_ws_ann", "ann")}, Volumes: []drivers.Volume{volume("ann")}}}
 	d := &Daemon{}
-	d.notePins(obs)
+	d.notePins(obs, true)
 	if want := engine.PinsOf(obs); !reflect.DeepEqual(d.pins, want) {
 		t.Fatalf("pins %+v, want %+v", d.pins, want)
 	}
 	first := mapID(d.pins.Hosts)
-	d.notePins(obs)
+	d.notePins(obs, true)
 	if mapID(d.pins.Hosts) != first {
 		t.Error("the same observation again: pins read again")
 	}
 	moved := plan.Observed{"b/h": {Containers: []drivers.Container{container("cs101_ws_ann", "ann")}, Volumes: []drivers.Volume{volume("ann")}}}
-	d.notePins(moved)
+	d.notePins(moved, true)
 	if got := d.pins.Hosts[place.PinKey("cs101", "ws", "ann")]; got != "b/h" {
 		t.Errorf("a new observation: ann pinned to %q, want b/h", got)
 	}
 	again := plan.Observed{"b/h": moved["b/h"]}
-	d.notePins(again)
+	d.notePins(again, true)
 	if !reflect.DeepEqual(d.pins, engine.PinsOf(again)) || mapID(d.pins.Hosts) == first {
 		t.Error("an equal but new observation: pins not read from it")
 	}
-	d.notePins(nil)
+	// A pass that changed something: its observation is not kept (the
+	// engine answers no pass with it), and the next one is read.
+	d.notePins(again, false)
+	if d.pinsFrom != nil {
+		t.Error("a busy pass's observation kept")
+	}
+	kept := mapID(d.pins.Hosts)
+	d.notePins(again, true)
+	if mapID(d.pins.Hosts) == kept {
+		t.Error("pins of an observation no longer kept not read again")
+	}
+	d.notePins(nil, true)
 	if len(d.pins.Hosts) != 0 {
 		t.Errorf("no observation: pins %+v", d.pins)
 	}

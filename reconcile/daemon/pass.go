@@ -137,7 +137,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 	}
 	// Keep the placement with the hosts' pins: the next pass starts from it.
 	cand.want = out.Want
-	d.notePins(out.Observed)
+	d.notePins(out.Observed, out.Plan.Empty())
 	d.cfg.Metrics.drift(out.Plan.Changes())
 	if !out.Plan.Empty() {
 		d.cfg.Metrics.applied(out.Applied)
@@ -484,12 +484,17 @@ func (d *Daemon) replace(rev *revision, now time.Time) error {
 // notePins keeps where the instances' data is, as obs shows it. A pass
 // answered from the engine's memory gives back the very observation of
 // the pass before (the same map, never changed after a pass returned it):
-// its pins are the ones kept.
-func (d *Daemon) notePins(obs plan.Observed) {
-	if sameObservation(obs, d.pinsFrom) {
-		return
+// its pins are the ones kept. The engine remembers only a pass with
+// nothing to do (idle), so only such a pass's observation is kept to be
+// recognised (the engine holds it anyway); another one is let go.
+func (d *Daemon) notePins(obs plan.Observed, idle bool) {
+	if !sameObservation(obs, d.pinsFrom) {
+		d.pins = engine.PinsOf(obs)
 	}
-	d.pins, d.pinsFrom = engine.PinsOf(obs), obs
+	d.pinsFrom = nil
+	if idle {
+		d.pinsFrom = obs
+	}
 }
 
 // reports builds one report per connected host of want.
