@@ -1,6 +1,7 @@
 package place
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -36,6 +37,16 @@ func specDigest(v any) string {
 type digester struct {
 	buf    []byte // the JSON being hashed
 	fields []byte // the spec-fields label being built
+	// last holds, per field, the last encoding hashed and its digest:
+	// instances of one group are sealed one after the other and share
+	// most fields (command, resources, restart, security, stop).
+	last []fieldMemo
+}
+
+// fieldMemo is a field's last encoding and the hex of its digest.
+type fieldMemo struct {
+	json []byte
+	hex  [8]byte
 }
 
 // spec is specDigest(c) with c's labels left out (as if nil).
@@ -50,6 +61,9 @@ func (d *digester) spec(c *drivers.ContainerSpec) string {
 // Each digest is the first 8 hex digits of specDigest of the field's value.
 func (d *digester) fieldDigests(c *drivers.ContainerSpec) string {
 	f := d.fields[:0]
+	if d.last == nil {
+		d.last = make([]fieldMemo, len(containerFields))
+	}
 	for i, field := range containerFields {
 		if i > 0 {
 			f = append(f, ';')
@@ -61,8 +75,13 @@ func (d *digester) fieldDigests(c *drivers.ContainerSpec) string {
 			continue
 		}
 		d.buf = field.encode(d.buf[:0], c)
-		sum := sha256.Sum256(d.buf)
-		f = hex.AppendEncode(f, sum[:4])
+		last := &d.last[i]
+		if last.json == nil || !bytes.Equal(d.buf, last.json) {
+			sum := sha256.Sum256(d.buf)
+			hex.Encode(last.hex[:], sum[:4])
+			last.json = append(last.json[:0], d.buf...)
+		}
+		f = append(f, last.hex[:]...)
 	}
 	d.fields = f
 	return string(f)
