@@ -248,3 +248,32 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestPinsDigest: equal pins have one digest, different pins different
+// ones, however their keys and values split the same characters.
+func TestPinsDigest(t *testing.T) {
+	a := Pins{Hosts: map[string]string{"e/g/a": "s/h1", "e/g/b": "s/h2"}, Addresses: map[string]string{"c/n": "10.0.0.2"}}
+	b := Pins{Hosts: map[string]string{"e/g/b": "s/h2", "e/g/a": "s/h1"}, Addresses: map[string]string{"c/n": "10.0.0.2"}}
+	if a.digest() != b.digest() {
+		t.Error("equal pins, different digests")
+	}
+	if (Pins{}).digest() != "" || (Pins{Hosts: map[string]string{}}).digest() != "" {
+		t.Error("no pins, a digest")
+	}
+	different := []Pins{
+		a,
+		{Hosts: map[string]string{"ab": "c"}},
+		{Hosts: map[string]string{"a": "bc"}},
+		{Addresses: map[string]string{"ab": "c"}},
+		{Hosts: map[string]string{"a": "b", "c": ""}},
+		{Hosts: map[string]string{"a": "b"}, Addresses: map[string]string{"c": ""}},
+	}
+	seen := map[string]int{}
+	for i, p := range different {
+		d := p.digest()
+		if j, dup := seen[d]; dup {
+			t.Errorf("pins %d and %d have the same digest", j, i)
+		}
+		seen[d] = i
+	}
+}

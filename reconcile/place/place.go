@@ -7,7 +7,11 @@
 package place
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -49,12 +53,27 @@ type Pins struct {
 // AddressKey is the key of an attachment in Pins.Addresses.
 func AddressKey(container, dockerNetwork string) string { return container + "/" + dockerNetwork }
 
-// digest identifies a set of pins.
+// digest identifies a set of pins (in memory only: Desired.Pinned). Every
+// key and value is written with its length, in key order, so different
+// pins never write the same bytes.
 func (p Pins) digest() string {
 	if len(p.Hosts) == 0 && len(p.Addresses) == 0 {
 		return ""
 	}
-	return specDigest(p)
+	h := sha256.New()
+	var b []byte
+	for _, m := range []map[string]string{p.Hosts, p.Addresses} {
+		b = binary.AppendUvarint(b[:0], uint64(len(m)))
+		h.Write(b)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			b = binary.AppendUvarint(b[:0], uint64(len(k)))
+			b = append(b, k...)
+			b = binary.AppendUvarint(b, uint64(len(m[k])))
+			b = append(b, m[k]...)
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // PinKey is the key of an instance in Pins.
