@@ -2,6 +2,8 @@ package status
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +34,7 @@ type Publisher struct {
 	Fetched func(time.Duration, error)
 
 	mu      sync.Mutex
-	last    map[string]Report // what the branch holds, by "site/host"
+	last    map[string]kept // what the branch holds, by "site/host"
 	fetched bool
 	// contended: the last claim found hosts another daemon holds.
 	contended bool
@@ -50,7 +52,7 @@ func (p *Publisher) defaults() {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
 	if p.last == nil {
-		p.last = map[string]Report{}
+		p.last = map[string]kept{}
 	}
 }
 
@@ -66,7 +68,7 @@ func (p *Publisher) Pending(reports []Report) []Report {
 func (p *Publisher) pending(reports []Report) []Report {
 	var out []Report
 	for _, r := range reports {
-		if prev, ok := p.last[r.Key()]; ok && !r.Supersedes(&prev) {
+		if prev, ok := p.last[r.Key()]; ok && !prev.supersededBy(r) {
 			continue
 		}
 		out = append(out, r)
@@ -98,7 +100,7 @@ func (p *Publisher) Publish(ctx context.Context, reports []Report) (int, error) 
 			}
 			if cur != nil {
 				if prev, err := decode(cur); err == nil && !r.Supersedes(&prev) {
-					p.last[r.Key()] = prev // already there (an earlier life of this daemon)
+					p.last[r.Key()] = keep(prev) // already there (an earlier life of this daemon)
 					continue
 				}
 			}
@@ -116,11 +118,76 @@ func (p *Publisher) Publish(ctx context.Context, reports []Report) (int, error) 
 		return 0, nil
 	}
 	for _, r := range write {
-		p.last[r.Key()] = r
+		p.last[r.Key()] = keep(r)
 	}
 	p.commits.Add(1)
 	p.Log.Info("report committed", "commit", h, "reports", len(write))
 	return len(write), nil
+}
+
+// kept is what a publisher remembers of a host's report on the branch:
+// the report without its lists of items, their lengths, and a digest of
+// them. A converge leaves thousands of items in a fleet's reports, and a
+// repaired drift stays the record until something new happens: a daemon
+// need not hold them to tell whether a new report differs.
+type kept struct {
+	head   Report // Drift, Applied and Failed nil
+	lens   [3]int // of Drift, Applied, Failed
+	digest [sha256.Size]byte
+}
+
+func keep(r Report) kept {
+	k := kept{lens: itemLens(r)}
+	if k.lens != [3]int{} {
+		k.digest = itemsDigest(r)
+	}
+	r.Drift, r.Applied, r.Failed = nil, nil, nil
+	k.head = r
+	return k
+}
+
+// supersededBy is r.Supersedes of the report kept.
+func (k *kept) supersededBy(r Report) bool {
+	return r.supersedes(k.same(r), k.head, k.lens[2])
+}
+
+// same is r.Same of the report kept. Items are digested only when r has
+// as many as the report kept, and some.
+func (k *kept) same(r Report) bool {
+	lens := itemLens(r)
+	if lens != k.lens {
+		return false
+	}
+	head := r
+	head.Drift, head.Applied, head.Failed = nil, nil, nil
+	return head.Same(k.head) && (lens == [3]int{} || itemsDigest(r) == k.digest)
+}
+
+func itemLens(r Report) [3]int { return [3]int{len(r.Drift), len(r.Applied), len(r.Failed)} }
+
+// itemsDigest is a digest of r's lists of items: every field of every
+// item, each prefixed by its length.
+func itemsDigest(r Report) [sha256.Size]byte {
+	h := sha256.New()
+	var buf []byte
+	str := func(s string) {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	for _, items := range [][]Item{r.Drift, r.Applied, r.Failed} {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(items)))
+		h.Write(buf)
+		for _, it := range items {
+			buf = buf[:0]
+			for _, s := range []string{string(it.Kind), it.Name, it.Env, it.Group, string(it.Action), string(it.Code), it.Reason, it.Error} {
+				str(s)
+			}
+			h.Write(buf)
+		}
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 func decode(b []byte) (Report, error) {

@@ -232,10 +232,16 @@ func (r Report) Supersedes(prev *Report) bool {
 	if prev == nil {
 		return true
 	}
-	if r.Same(*prev) {
+	return r.supersedes(r.Same(*prev), *prev, len(prev.Failed))
+}
+
+// supersedes is Supersedes given whether r is the same as prev, and how
+// many steps failed in prev (its lists of items are not read).
+func (r Report) supersedes(same bool, prev Report, failed int) bool {
+	if same {
 		return false
 	}
-	if r.Clean() && prev.Commit == r.Commit && prev.Converged && len(prev.Failed) == 0 &&
+	if r.Clean() && prev.Commit == r.Commit && prev.Converged && failed == 0 &&
 		prev.Error == "" && prev.Refused == nil && len(prev.Warnings) == 0 && len(prev.BrokenLinks()) == 0 && sameLinks(r.Links, prev.Links) {
 		return false
 	}

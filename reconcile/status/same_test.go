@@ -2,6 +2,7 @@ package status_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -155,5 +156,30 @@ func BenchmarkSame(b *testing.B) {
 		if !r.Same(o) {
 			b.Fatal("not the same")
 		}
+	}
+}
+
+// TestPublishAfterRepair: the publisher keeps no items of the reports it
+// wrote, yet tells them apart: a clean pass after a repair is not written
+// (the repair stays the record), a report with as many items but another
+// reason is, and so is a later repair.
+func TestPublishAfterRepair(t *testing.T) {
+	ctx := context.Background()
+	p := publisher(t, bare(t))
+	repair := sample("site-a/docker", "c1", 3)
+	if n, err := p.Publish(ctx, []status.Report{repair}); err != nil || n != 1 {
+		t.Fatalf("repair: %d, %v", n, err)
+	}
+	clean := sample("site-a/docker", "c1", 0)
+	if n, err := p.Publish(ctx, []status.Report{clean}); err != nil || n != 0 {
+		t.Errorf("clean after the repair: %d written, %v", n, err)
+	}
+	other := sample("site-a/docker", "c1", 3)
+	other.Drift[1].Reason = "image changed"
+	if n, err := p.Publish(ctx, []status.Report{other}); err != nil || n != 1 {
+		t.Errorf("as many items, another reason: %d written, %v", n, err)
+	}
+	if n, err := p.Publish(ctx, []status.Report{repair}); err != nil || n != 1 {
+		t.Errorf("the first repair again: %d written, %v", n, err)
 	}
 }
