@@ -131,7 +131,10 @@ func (d *Desired) Agrees(pins Pins) bool {
 	for _, h := range d.Hosts {
 		for _, c := range h.Containers {
 			for _, n := range c.Networks {
-				if want, ok := pins.Addresses[AddressKey(c.Name, n.Network)]; ok && n.IPv4 != "" && n.IPv4 != want {
+				if n.IPv4 == "" {
+					continue // a dynamic address: nothing to keep
+				}
+				if want, ok := pins.Addresses[AddressKey(c.Name, n.Network)]; ok && n.IPv4 != want {
 					return false
 				}
 			}
