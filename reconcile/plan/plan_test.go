@@ -193,6 +193,9 @@ func TestPlanGolden(t *testing.T) {
 			if again := plan.Compute(want, w.observe(t)); !cmp.Equal(p, again) {
 				t.Fatal("plan is not deterministic")
 			}
+			if all := plan.Renames(want, w.observe(t)); !cmp.Equal(p.Renames, all) {
+				t.Fatalf("renames %v, looking at everything finds %v", p.Renames, all)
+			}
 			if tt.name == "host-down" {
 				return
 			}
