@@ -139,6 +139,9 @@ func (p *placer) fillReferences() {
 	for _, h := range p.hosts {
 		for i := range h.out.Containers {
 			c := &h.out.Containers[i]
+			if !hasRefs(c) {
+				continue
+			}
 			l := c.Labels
 			ctx := refContext{env: l[drivers.LabelEnv], group: l[drivers.LabelGroup], instance: l[drivers.LabelInstance], host: h, src: p.envSrc[l[drivers.LabelEnv]]}
 			for j, kv := range c.Env {
@@ -151,10 +154,29 @@ func (p *placer) fillReferences() {
 	}
 }
 
+// hasRefs reports whether c's environment or files may hold a placement
+// reference (most containers have none).
+func hasRefs(c *drivers.ContainerSpec) bool {
+	for _, kv := range c.Env {
+		if strings.Contains(kv, refPrefix) {
+			return true
+		}
+	}
+	for _, f := range c.Files {
+		if strings.Contains(f.Content, refPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// refPrefix starts every placement reference (schema.PlacementRef).
+const refPrefix = "${rensei:"
+
 // fill replaces the placement references in text for ctx; a reference
 // that cannot be filled is a problem (reported once) and left as it is.
 func (p *placer) fill(text string, ctx refContext, seen map[string]bool) string {
-	if !strings.Contains(text, "${rensei:") {
+	if !strings.Contains(text, refPrefix) {
 		return text
 	}
 	return schema.PlacementRef.ReplaceAllStringFunc(text, func(ref string) string {
