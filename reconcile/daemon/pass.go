@@ -150,7 +150,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 		result = ResultChanged
 	}
 	linkEvents := d.probeLinks(ctx, cand.want, hosts, out, fresh != nil, now)
-	reports := d.reports(cand.SHA(), hosts.Only(cand.want), out, now)
+	reports := d.reports(cand.SHA(), cand.want, hosts, out, now)
 	d.publish(ctx, reports)
 	d.emit(d.hostEvents(reports, fresh != nil, now))
 	d.emit(linkEvents)
@@ -497,10 +497,13 @@ func (d *Daemon) notePins(obs plan.Observed, idle bool) {
 	}
 }
 
-// reports builds one report per connected host of want.
-func (d *Daemon) reports(commit string, want *place.Desired, out engine.Outcome, now time.Time) []status.Report {
-	reports := make([]status.Report, 0, len(want.Hosts))
+// reports builds one report per host of want among hosts.
+func (d *Daemon) reports(commit string, want *place.Desired, hosts *engine.Hosts, out engine.Outcome, now time.Time) []status.Report {
+	reports := make([]status.Report, 0, len(hosts.Drivers))
 	for _, h := range want.Hosts {
+		if _, ok := hosts.Drivers[h.Key]; !ok {
+			continue
+		}
 		converged := !out.Remaining.Down(h.Key)
 		for _, s := range out.Remaining.ForHost(h.Key) {
 			if s.Action.Changes() {
@@ -597,7 +600,11 @@ func (d *Daemon) publish(ctx context.Context, reports []status.Report) {
 
 // connection is the drivers of the hosts of one topology.
 type connection struct {
-	sig    string
+	sig string
+	// topo and scope are those of the revision last connected for: the
+	// same again needs no signature.
+	topo   *schema.Topology
+	scope  string
 	hosts  *engine.Hosts
 	wake   <-chan struct{}
 	cancel context.CancelFunc
@@ -618,8 +625,12 @@ func (c *connection) close() {
 // scope changed.
 func (d *Daemon) connect(ctx context.Context, rev *engine.Revision) error {
 	topo := rev.Topology
+	if d.conn != nil && d.conn.topo == topo && d.conn.scope == rev.Scope {
+		return nil // the same revision's hosts: no need to compare them
+	}
 	sig := rev.Scope + "\n" + hostsSignature(topo)
 	if d.conn != nil && d.conn.sig == sig {
+		d.conn.topo, d.conn.scope = topo, rev.Scope
 		return nil
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -631,7 +642,7 @@ func (d *Daemon) connect(ctx context.Context, rev *engine.Revision) error {
 	if d.conn != nil {
 		d.conn.close()
 	}
-	d.conn = &connection{sig: sig, hosts: hosts, wake: wake, cancel: cancel, pingers: map[string]probe.Pinger{}}
+	d.conn = &connection{sig: sig, topo: topo, scope: rev.Scope, hosts: hosts, wake: wake, cancel: cancel, pingers: map[string]probe.Pinger{}}
 	if d.cfg.Pingers != nil && d.links != nil {
 		for _, site := range topo.Sites {
 			for _, h := range site.Hosts {
