@@ -25,7 +25,8 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 	claims := claimsOf(hp.host.Containers)
 	for i := range hp.host.Containers {
 		c := &hp.host.Containers[i]
-		env, group := c.Labels[drivers.LabelEnv], c.Labels[drivers.LabelGroup]
+		// Label look-ups only for a step: most containers need none.
+		labels := func() (env, group string) { return c.Labels[drivers.LabelEnv], c.Labels[drivers.LabelGroup] }
 		var o drivers.Container
 		live, ok := have[c.Name]
 		if ok {
@@ -33,12 +34,14 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		}
 		delete(have, c.Name)
 		if why := hp.uses(c); why != "" {
+			env, group := labels()
 			s := hp.add(change.KindContainer, c.Name, env, change.Skip, change.Blocked, PhaseContainers, why+": not created")
 			s.Group = group
 			continue
 		}
+		changed := ok && o.SpecHash() != c.SpecHash()
 		blocked := ""
-		if ok && o.SpecHash() != c.SpecHash() {
+		if changed {
 			blocked = claims.blocked(o)
 		}
 		var (
@@ -52,6 +55,7 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		case blocked != "":
 			// What it holds (an address, a host port) is wanted by another
 			// container, which Docker would refuse: remove it first.
+			env, group := labels()
 			hp.add(change.KindContainer, c.Name, env, change.Delete, change.InTheWay, PhasePrepare, blocked+": removed first").Group = group
 			action, code = change.Create, change.SpecChanged
 			reason = place.ChangedFields(o.Labels[drivers.LabelSpecFields], c.Labels[drivers.LabelSpecFields]) + "; recreated after " + blocked
@@ -60,10 +64,11 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 			// (as observed, whatever the new spec says): remove first,
 			// create again once the network is back.
 			net := attachedTo(o, going)
+			env, group := labels()
 			hp.add(change.KindContainer, c.Name, env, change.Delete, change.InTheWay, PhasePrepare,
 				fmt.Sprintf("network %s is removed first", net)).Group = group
 			action, code, reason = change.Create, change.InTheWay, fmt.Sprintf("recreated after network %s was removed", net)
-		case o.SpecHash() != c.SpecHash():
+		case changed:
 			action, code = change.Replace, change.SpecChanged
 			reason = place.ChangedFields(o.Labels[drivers.LabelSpecFields], c.Labels[drivers.LabelSpecFields])
 			if reason == "" {
@@ -74,6 +79,7 @@ func (hp *hostPlanner) containers(replacedNets map[string]*drivers.NetworkSpec, 
 		default:
 			continue
 		}
+		env, group := labels()
 		s := hp.add(change.KindContainer, c.Name, env, action, code, PhaseContainers, reason)
 		s.Group, s.Container = group, c
 	}
@@ -149,6 +155,9 @@ func (cl claims) blocked(o drivers.Container) string {
 
 // attachedTo names a network of nets the live container is on, or "".
 func attachedTo(o drivers.Container, nets map[string]bool) string {
+	if len(nets) == 0 {
+		return "" // nothing goes away: no need to sort o's networks
+	}
 	for _, name := range sortedKeys(o.Networks) {
 		if nets[name] {
 			return name
