@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -275,5 +276,30 @@ func TestPinsDigest(t *testing.T) {
 			t.Errorf("pins %d and %d have the same digest", j, i)
 		}
 		seen[d] = i
+	}
+}
+
+// TestDigesterKnowsEveryField: the digester writes the fields of these
+// types by hand. A field added to one of them would be left out of the
+// spec hash (its changes would recreate nothing) until the digester and
+// randomSpec write it too; encoding/json would have hashed it (and
+// changed every live container's hash: decide which on purpose).
+func TestDigesterKnowsEveryField(t *testing.T) {
+	known := map[reflect.Type]string{
+		reflect.TypeFor[drivers.ContainerSpec](): "Name Hostname Image Command Env Labels Restart NanoCPUs Memory Networks Mounts Files Ports Security StopSignal StopTimeout",
+		reflect.TypeFor[drivers.NetworkAttach](): "Network IPv4 Aliases",
+		reflect.TypeFor[drivers.Mount]():         "Volume Target ReadOnly",
+		reflect.TypeFor[drivers.File]():          "Path Content Mode",
+		reflect.TypeFor[drivers.PortBinding]():   "Container Host Protocol HostIP",
+		reflect.TypeFor[drivers.Security]():      "PidsLimit NoNewPrivileges LogMaxSize LogMaxFiles",
+	}
+	for typ, want := range known {
+		var fields []string
+		for f := range typ.Fields() {
+			fields = append(fields, f.Name)
+		}
+		if got := strings.Join(fields, " "); got != want {
+			t.Errorf("%s has fields %s; the digester writes %s (appendContainer and its helpers, randomSpec)", typ, got, want)
+		}
 	}
 }
