@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -85,6 +87,7 @@ func newDaemon(g *globals) *cobra.Command {
 		probeRetry    time.Duration
 		probeTimeout  time.Duration
 		memoryLimit   string
+		profile       bool
 		nf            notifyFlags
 	)
 	cmd := &cobra.Command{
@@ -222,7 +225,11 @@ files or variables, never from Git or the command line.`,
 			}
 			srvCtx, stopServer := context.WithCancel(context.Background())
 			served := make(chan error, 1)
-			go func() { served <- daemon.Serve(srvCtx, ln, d.Handler(secret), daemon.DefaultLimits) }()
+			handler := d.Handler(secret)
+			if profile {
+				handler = withProfiling(handler)
+			}
+			go func() { served <- daemon.Serve(srvCtx, ln, handler, daemon.DefaultLimits) }()
 			log.Info("daemon started", "repo", remote.Name(), "branch", branch, "listen", ln.Addr().String(), "memory-limit", limit)
 			runErr := d.Run(ctx)
 			stopServer()
@@ -255,6 +262,7 @@ files or variables, never from Git or the command line.`,
 	f.DurationVar(&probeInterval, "probe-interval", daemon.DefaultProbeInterval, "time between probe rounds of the overlay links (0: no probing)")
 	f.DurationVar(&probeRetry, "probe-retry", daemon.DefaultProbeRetry, "time between probe rounds while a link is broken")
 	f.DurationVar(&probeTimeout, "probe-timeout", probe.DefaultTimeout, "wait for each echo reply of a probe")
+	f.BoolVar(&profile, "pprof", false, "also serve Go's profiles at /debug/pprof/ on --listen (heap, CPU, goroutines: for finding where the daemon's time and memory go)")
 	f.StringVar(&memoryLimit, "memory-limit", defaultMemoryLimit, "soft limit on the daemon's own memory (Go's runtime/debug.SetMemoryLimit): the garbage collector works harder as the daemon nears it, instead of letting the heap grow to twice what is live. Not a hard cap (the garbage collector takes at most about half the CPU to hold it; systemd's MemoryMax is one); Jsonnet runs in child processes bounded by --eval-memory. Without the flag, GOMEMLIMIT when set in the environment; \"off\": none. Raise it for large fleets: the daemon's live heap grows with the containers it manages")
 	nf.register(cmd)
 	return cmd
@@ -387,4 +395,17 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// withProfiling serves net/http/pprof's handlers under /debug/pprof/ and
+// h for everything else.
+func withProfiling(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +38,36 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 	if got, err := setMemoryLimit("80Mi", true); err != nil || got != "80Mi" || debug.SetMemoryLimit(-1) != 80<<20 {
 		t.Errorf("GOMEMLIMIT set, and the flag: %q, %v, limit %d", got, err, debug.SetMemoryLimit(-1))
+	}
+}
+
+// TestWithProfiling: --pprof adds Go's profiles under /debug/pprof/ and
+// leaves every other path to the daemon's own handler.
+func TestWithProfiling(t *testing.T) {
+	own := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "daemon "+r.URL.Path) })
+	srv := httptest.NewServer(withProfiling(own))
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		return string(body)
+	}
+	if got := get("/debug/pprof/"); !strings.Contains(got, "heap") || !strings.Contains(got, "goroutine") {
+		t.Errorf("/debug/pprof/ lists no profiles: %.200s", got)
+	}
+	if got := get("/debug/pprof/heap?debug=1"); !strings.Contains(got, "heap profile") {
+		t.Errorf("heap profile: %.200s", got)
+	}
+	for _, path := range []string{"/", "/metrics", "/api/v1/status"} {
+		if got := get(path); got != "daemon "+path {
+			t.Errorf("%s: %q, want the daemon's own handler", path, got)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/docker/docker/api/types/container"
 
@@ -29,20 +30,24 @@ func (c Containers) List(ctx context.Context) ([]drivers.Container, error) {
 	}
 	out := make([]drivers.Container, 0, len(list))
 	for _, s := range list {
+		// Labels, image and network names repeat across a host's
+		// containers (scope, environment, group, the digests of a group's
+		// fields): interned, the list a daemon keeps between passes holds
+		// each once, and nothing of the decoded answer stays reachable.
 		ctr := drivers.Container{
 			ID:      s.ID,
-			Image:   s.Image,
+			Image:   intern(s.Image),
 			Running: s.State == container.StateRunning,
-			Labels:  s.Labels,
+			Labels:  internMap(s.Labels),
 		}
 		if len(s.Names) > 0 {
-			ctr.Name = strings.TrimPrefix(s.Names[0], "/")
+			ctr.Name = strings.Clone(strings.TrimPrefix(s.Names[0], "/"))
 		}
 		if s.NetworkSettings != nil && len(s.NetworkSettings.Networks) > 0 {
 			ctr.Networks = make(map[string]string, len(s.NetworkSettings.Networks))
 			for name, ep := range s.NetworkSettings.Networks {
 				if ep != nil {
-					ctr.Networks[name] = ep.IPAddress
+					ctr.Networks[intern(name)] = strings.Clone(ep.IPAddress)
 				}
 			}
 		}
@@ -283,3 +288,17 @@ func (c Containers) remove(ctx context.Context, id string) error {
 }
 
 func shortID(id string) string { return id[:min(12, len(id))] }
+
+func intern(s string) string { return unique.Make(s).Value() }
+
+// internMap copies m with its keys and values interned.
+func internMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[intern(k)] = intern(v)
+	}
+	return out
+}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/rensei-dev/rensei/drivers"
 )
@@ -279,43 +278,13 @@ func (hc *hostCache) get(k int, list func() (any, error)) (any, error) {
 		}
 	}
 	if e.gen == gen && hc.trusted() && kept(k, v) {
-		e.have, e.check, e.value = true, false, compact(v)
+		// The Docker driver interns containers' labels and names (a
+		// fleet's thousands of containers repeat them): what the cache
+		// keeps between passes holds each once.
+		e.have, e.check, e.value = true, false, v
 		hc.version++
 	}
 	return v, nil
-}
-
-// compact returns a list the cache keeps for long: containers' labels
-// and networks with their strings interned (a fleet's thousands of
-// containers repeat the same keys and most values: scope, environment,
-// group, image, the digests of a group's fields), which shrinks what a
-// daemon holds between passes.
-func compact(v any) any {
-	cs, ok := v.([]drivers.Container)
-	if !ok {
-		return v
-	}
-	out := make([]drivers.Container, len(cs))
-	for i, c := range cs {
-		c.Image = intern(c.Image)
-		c.Labels = internMap(c.Labels)
-		c.Networks = internMap(c.Networks)
-		out[i] = c
-	}
-	return out
-}
-
-func intern(s string) string { return unique.Make(s).Value() }
-
-func internMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[intern(k)] = intern(v)
-	}
-	return out
 }
 
 // stamp returns the host's version when every answer its drivers give

@@ -13,12 +13,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // ErrRemoteUnreachable marks a failure to reach the remote (network, a
@@ -155,12 +158,16 @@ func OpenRemote(rawURL, stateDir string, creds Credentials) (*Remote, error) {
 	r.auth = auth
 	sum := sha256.Sum256([]byte(r.name))
 	r.dir = filepath.Join(stateDir, "cache", hex.EncodeToString(sum[:8])+".git")
-	repo, err := git.PlainOpen(r.dir)
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("remote %s: cache: %w", r.name, err)
+	}
+	// The daemon keeps this repository open for its life: go-git's default
+	// object cache (96 MiB) would hold a fleet's status reports long after
+	// they were read.
+	st := filesystem.NewStorage(osfs.New(r.dir), cache.NewObjectLRU(cacheObjects))
+	repo, err := git.Open(st, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		if err := os.MkdirAll(filepath.Dir(r.dir), 0o700); err != nil {
-			return nil, fmt.Errorf("remote %s: cache: %w", r.name, err)
-		}
-		repo, err = git.PlainInit(r.dir, true)
+		repo, err = git.Init(st, nil)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: cache %s: %w", r.name, r.dir, err)
@@ -168,6 +175,10 @@ func OpenRemote(rawURL, stateDir string, creds Credentials) (*Remote, error) {
 	r.cache = repo
 	return r, nil
 }
+
+// cacheObjects bounds the decoded Git objects a remote's cache keeps in
+// memory.
+const cacheObjects = 8 * cache.MiByte
 
 // isLocalPath reports whether s names a directory rather than a URL.
 func isLocalPath(s string) bool {

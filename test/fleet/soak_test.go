@@ -6,11 +6,13 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -62,7 +64,7 @@ func startDaemonProc(b *testing.B, exe, bare string) *daemonProc {
 	}
 	b.Cleanup(func() { p.log.Close(); os.Remove(p.log.Name()) })
 	p.cmd = exec.Command("nsenter", "--net=/run/netns/"+p.ns, exe, "daemon", "--repo", bare, "--interval", "2s",
-		"--listen", p.addr, "--state-dir", b.TempDir(), "--log-level", "warn", "--log-format", "text")
+		"--listen", p.addr, "--state-dir", b.TempDir(), "--log-level", "warn", "--log-format", "text", "--pprof")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if v := os.Getenv("RENSEI_FLEET_GOMEMLIMIT"); v != "" {
 		// The daemon alone (not this process) under a soft memory limit.
@@ -93,31 +95,7 @@ func startDaemonProc(b *testing.B, exe, bare string) *daemonProc {
 // namespace.
 func (p *daemonProc) metrics(b *testing.B) map[string]float64 {
 	b.Helper()
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			return nil, err
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(p.ns)
-		if err != nil {
-			return nil, err
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			return nil, err
-		}
-		// The socket is made on this thread, in the daemon's namespace.
-		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, network, addr)
-		if serr := netns.Set(orig); serr != nil {
-			panic(fmt.Sprintf("back to the original namespace: %v", serr))
-		}
-		return conn, err
-	}
-	cli := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
-	resp, err := cli.Get("http://" + p.addr + "/metrics")
+	resp, err := p.get("/metrics")
 	if err != nil {
 		return nil
 	}
@@ -141,14 +119,66 @@ func (p *daemonProc) metrics(b *testing.B) map[string]float64 {
 	return m
 }
 
+// saveHeapProfile writes the daemon's heap profile (it runs with --pprof)
+// to file.
+func (p *daemonProc) saveHeapProfile(b *testing.B, file string) {
+	resp, err := p.get("/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("heap profile: %s %v", resp.Status, err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("the daemon's heap profile: %s (go tool pprof -sample_index=inuse_space -top %s)", file, file)
+}
+
+// get asks the daemon's HTTP server for path, from inside its namespace.
+func (p *daemonProc) get(path string) (*http.Response, error) {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			return nil, err
+		}
+		defer orig.Close()
+		target, err := netns.GetFromName(p.ns)
+		if err != nil {
+			return nil, err
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			return nil, err
+		}
+		// The socket is made on this thread, in the daemon's namespace.
+		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, network, addr)
+		if serr := netns.Set(orig); serr != nil {
+			panic(fmt.Sprintf("back to the original namespace: %v", serr))
+		}
+		return conn, err
+	}
+	cli := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	return cli.Get("http://" + p.addr + path)
+}
+
 // hwm is the daemon's peak resident memory so far, in MiB (VmHWM).
-func (p *daemonProc) hwm(b *testing.B) float64 {
+func (p *daemonProc) hwm(b *testing.B) float64 { return p.procStatus("VmHWM") }
+
+// procStatus reads a memory figure of the daemon's /proc status, in MiB:
+// VmHWM (peak resident), RssAnon (its own memory), RssFile (pages of the
+// binary and other files mapped, which the kernel can drop).
+func (p *daemonProc) procStatus(field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
 			return kb / 1024
 		}
@@ -230,7 +260,13 @@ func fleetDaemonProc(b *testing.B) {
 	b.ReportMetric(rss, "idle-rss-MB")
 	b.ReportMetric(heap, "idle-heap-MB")
 	b.ReportMetric(p.hwm(b), "peak-rss-MB")
-	b.Logf("after 15 idle passes: RSS %.0f MiB (target ≤ 150), heap in use %.0f MiB, peak RSS (converging %d containers) %.0f MiB", rss, heap, 200*hosts, p.hwm(b))
+	anon, file := p.procStatus("RssAnon"), p.procStatus("RssFile")
+	b.ReportMetric(anon, "idle-rss-anon-MB")
+	b.ReportMetric(file, "idle-rss-file-MB")
+	if dir := os.Getenv("RENSEI_FLEET_PROFILE"); dir != "" {
+		p.saveHeapProfile(b, filepath.Join(dir, "fleet-daemon-heap.pb.gz"))
+	}
+	b.Logf("after 15 idle passes: RSS %.0f MiB (target ≤ 150: %.0f MiB its own, %.0f MiB of the binary and files mapped), heap in use %.0f MiB, peak RSS (converging %d containers) %.0f MiB", rss, anon, file, heap, 200*hosts, p.hwm(b))
 
 	soak := 10 * time.Minute
 	if v := os.Getenv("RENSEI_SOAK"); v != "" {
