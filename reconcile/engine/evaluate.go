@@ -62,14 +62,26 @@ const DefaultEvalMemory = 1 << 30
 // Evaluate runs the child and decodes its answer. A bound the child hits
 // is a configuration problem naming the file it was evaluating.
 func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*schema.Topology, error) {
-	args := []string{"__evaluate"}
-	switch {
-	case src.GitDir != "" && src.Commit != "":
-		args = append(args, "--repo", src.GitDir, "--commit", src.Commit)
-	case src.Dir != "":
-		args = append(args, "--dir", src.Dir)
-	default:
+	if (src.GitDir == "" || src.Commit == "") && src.Dir == "" {
 		return InProcess{}.Evaluate(ctx, src, opts)
+	}
+	answer, err := c.run(ctx, src, opts, "__evaluate", nil)
+	if err != nil {
+		return nil, err
+	}
+	return decodeEvaluation(answer, src.Name)
+}
+
+// run runs `Exe command` on src (a commit of a repository, else a
+// directory) with c's bounds and opts' arguments, then extra, and returns
+// what it answered. A bound the child hits is a configuration problem
+// naming the file it was evaluating.
+func (c Child) run(ctx context.Context, src Source, opts schema.Options, command string, extra []string) ([]byte, error) {
+	args := []string{command}
+	if src.GitDir != "" && src.Commit != "" {
+		args = append(args, "--repo", src.GitDir, "--commit", src.Commit)
+	} else {
+		args = append(args, "--dir", src.Dir)
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -94,6 +106,7 @@ func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*
 	for k, v := range opts.TLACode {
 		args = append(args, "--tla-code", k+"="+v)
 	}
+	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Exe, args...)
@@ -130,7 +143,7 @@ func (c Child) Evaluate(ctx context.Context, src Source, opts schema.Options) (*
 		}
 		return nil, fmt.Errorf("evaluate %s (%s): %w: %s", src.Name, file, err, msg)
 	}
-	return decodeEvaluation(stdout.Bytes(), src.Name)
+	return stdout.Bytes(), nil
 }
 
 // progressPipe gives cmd a pipe as fd 3 and returns a function that,

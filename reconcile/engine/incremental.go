@@ -1,19 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"container/list"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/rensei-dev/rensei/schema"
 )
@@ -215,72 +210,16 @@ func ServeFiles(w io.Writer, src Source, files []string, opts schema.Options) er
 // evaluateFiles runs `Exe __evaluate-files` on files of src with c's
 // bounds, as Evaluate runs `Exe __evaluate` on the whole revision.
 func (c Child) evaluateFiles(ctx context.Context, src Source, files []string, opts schema.Options) (map[string]schema.FileResult, error) {
-	args := []string{"__evaluate-files"}
-	if src.GitDir != "" && src.Commit != "" {
-		args = append(args, "--repo", src.GitDir, "--commit", src.Commit)
-	} else {
-		args = append(args, "--dir", src.Dir)
-	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = schema.DefaultTimeout
-	}
-	wait := c.Wait
-	if wait <= 0 {
-		wait = ChildWait
-	}
-	memory := c.Memory
-	if memory <= 0 {
-		memory = DefaultEvalMemory
-	}
-	args = append(args, "--eval-timeout", timeout.String(), "--eval-memory", strconv.FormatInt(memory, 10),
-		"--eval-output", strconv.FormatInt(opts.MaxOutput, 10))
-	if opts.Trace {
-		args = append(args, "--trace")
-	}
-	for k, v := range opts.TLAStr {
-		args = append(args, "--tla-str", k+"="+v)
-	}
-	for k, v := range opts.TLACode {
-		args = append(args, "--tla-code", k+"="+v)
-	}
+	extra := make([]string, 0, 2*len(files))
 	for _, f := range files {
-		args = append(args, "--file", f)
+		extra = append(extra, "--file", f)
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Exe, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &limitedBuffer{buf: &stdout, left: maxAnswer(opts)}
-	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 64 << 10}
-	progress, err := progressPipe(cmd)
+	answer, err := c.run(ctx, src, opts, "__evaluate-files", extra)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %s: %w", src.Name, err)
-	}
-	err = cmd.Run()
-	file := progress()
-	if c.MaxRSS != nil && cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			c.MaxRSS(ru.Maxrss << 10)
-		}
-	}
-	if err != nil {
-		msg := string(bytes.TrimSpace(stderr.Bytes()))
-		switch {
-		case ctx.Err() != nil:
-			return nil, schema.Problems{{File: file, Msg: fmt.Sprintf("evaluation of %s did not finish within %s (process killed)", src.Name, wait)}}
-		case strings.Contains(msg, "out of memory"):
-			return nil, schema.Problems{{File: file, Msg: fmt.Sprintf("evaluation needed more than %d MiB of memory (--eval-memory): it was stopped", memory>>20)}}
-		case strings.Contains(msg, "stack overflow"):
-			return nil, schema.Problems{{File: file, Msg: fmt.Sprintf("evaluation recursed too deeply (more than %d MiB of stack): it was stopped; is a recursion missing its end?", maxStack(memory)>>20)}}
-		}
-		if i := strings.IndexByte(msg, '\n'); i > 0 {
-			msg = msg[:i]
-		}
-		return nil, fmt.Errorf("evaluate %s (%s): %w: %s", src.Name, file, err, msg)
+		return nil, err
 	}
 	var ans filesAnswer
-	if err := json.Unmarshal(stdout.Bytes(), &ans); err != nil {
+	if err := json.Unmarshal(answer, &ans); err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", src.Name, err)
 	}
 	if len(ans.Problems) > 0 {
