@@ -1,8 +1,13 @@
 package netlink
 
 import (
+	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // TestWatchChanges: what a cache of List and Probe must hear of, it hears;
@@ -124,5 +129,72 @@ func TestWatchOwnedAfterPortMessages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWatchIgnoresUserspaceSenders: a message another socket (not the
+// kernel) sends to the link and neighbour groups is dropped by the
+// subscription library, which says so and listens on; the watch must not
+// take that for a failure. It did: every such message was a gap, and
+// with a hundred simulated hosts sharing a namespace the cache was
+// listing every host on every pass.
+func TestWatchIgnoresUserspaceSenders(t *testing.T) {
+	t.Parallel()
+	ns := newNetns(t)
+	tun, _ := newTunnels(t, ns)
+	ctx := testCtx(t)
+	ch := make(chan Change, 1024)
+	if err := tun.WatchChanges(ctx, func(c Change) { ch <- c }); err != nil {
+		t.Fatalf("WatchChanges: %v", err)
+	}
+	drainFor := func(quiet time.Duration) (all Change) {
+		for {
+			select {
+			case c := <-ch:
+				all.Gap, all.Down = all.Gap || c.Gap, all.Down || c.Down
+			case <-time.After(quiet):
+				return all
+			}
+		}
+	}
+	drainFor(time.Second) // the initial listing
+	sendToGroups(t, ns, 1<<(unix.RTNLGRP_LINK-1)|1<<(unix.RTNLGRP_NEIGH-1))
+	if got := drainFor(time.Second); got.Gap || got.Down {
+		t.Errorf("a message from userspace: %+v, want no gap", got)
+	}
+}
+
+// sendToGroups sends an empty RTM_NEWLINK from a socket of this process,
+// inside namespace ns, to the netlink route groups of mask (root may).
+func sendToGroups(t *testing.T, ns string, mask uint32) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	fd, serr := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err := netns.Set(orig); err != nil {
+		panic(err) // this thread must not stay in the test's namespace
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	defer unix.Close(fd)
+	msg := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg)
+	binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
+	binary.NativeEndian.PutUint16(msg[4:], unix.RTM_NEWLINK)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: mask}); err != nil {
+		t.Fatalf("send to the groups: %v", err)
 	}
 }

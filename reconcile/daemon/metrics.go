@@ -4,11 +4,13 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rensei-dev/rensei/reconcile/apply"
+	"github.com/rensei-dev/rensei/reconcile/engine"
 )
 
 // Metrics are the daemon's Prometheus series, all prefixed rensei_.
@@ -35,6 +37,8 @@ type Metrics struct {
 	hostUp, hostConverged, hostDrifted, hostLastConverged *gauges
 	instancesDesired, instancesRunning                    *gauges
 	linkUp, linkMTUOK, linkRTT                            *gauges
+	// cache is the connected hosts' watch-fed cache, read at each scrape.
+	cache cacheCollector
 }
 
 // NewMetrics registers the series on reg (nil: a new registry of their own).
@@ -104,7 +108,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	reg.MustRegister(m.hostsLeased, m.passDuration, m.passes, m.driftFound, m.stepsApplied, m.stepsFailed,
 		m.fetchDuration, m.gitErrors, m.webhooks, m.revisions, m.reports, m.buildInfo, m.notifications, m.linkProbes,
 		m.hostUp.vec, m.hostConverged.vec, m.hostDrifted.vec, m.hostLastConverged.vec, m.instancesDesired.vec, m.instancesRunning.vec,
-		m.linkUp.vec, m.linkMTUOK.vec, m.linkRTT.vec)
+		m.linkUp.vec, m.linkMTUOK.vec, m.linkRTT.vec, &m.cache)
 	m.SetBuildInfo("")
 	return m
 }
@@ -211,4 +215,41 @@ func (m *Metrics) reportsWritten(n int) { m.reports.Add(float64(n)) }
 func (m *Metrics) leases(self, other int) {
 	m.hostsLeased.WithLabelValues("self").Set(float64(self))
 	m.hostsLeased.WithLabelValues("other").Set(float64(other))
+}
+
+// cacheCollector exports the counters of the connected hosts' watch-fed
+// cache (engine.CacheStats). They start again from zero when the daemon
+// connects anew (the hosts or their endpoints changed): Prometheus takes
+// that as a counter reset.
+type cacheCollector struct {
+	hosts atomic.Pointer[engine.Hosts]
+}
+
+var cacheDescs = []struct {
+	desc *prometheus.Desc
+	of   func(engine.CacheStats) int64
+}{
+	{prometheus.NewDesc("rensei_cache_hits_total", "Lists (and host probes) answered from the watch-fed cache.", nil, nil), func(s engine.CacheStats) int64 { return s.Hits }},
+	{prometheus.NewDesc("rensei_cache_lists_total", "Lists (and host probes) sent to the hosts: the first, after a change or a write, on schedule, or while a watch was down.", nil, nil), func(s engine.CacheStats) int64 { return s.Lists }},
+	{prometheus.NewDesc("rensei_cache_resyncs_total", "Scheduled relists of a host, compared with the cache.", nil, nil), func(s engine.CacheStats) int64 { return s.Resyncs }},
+	{prometheus.NewDesc("rensei_cache_gaps_total", "Watch failures (the host is listed on every pass until its watch is back).", nil, nil), func(s engine.CacheStats) int64 { return s.Gaps }},
+	{prometheus.NewDesc("rensei_cache_stale_total", "Relists that found the cache wrong although no event said so: a missed event (logged with the objects).", nil, nil), func(s engine.CacheStats) int64 { return s.Stale }},
+	{prometheus.NewDesc("rensei_cache_idle_passes_total", "Passes answered whole from memory: nothing changed since a pass that found nothing to do.", nil, nil), func(s engine.CacheStats) int64 { return s.Idle }},
+}
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range cacheDescs {
+		ch <- d.desc
+	}
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	h := c.hosts.Load()
+	if h == nil {
+		return
+	}
+	st := h.CacheStats()
+	for _, d := range cacheDescs {
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.of(st)))
+	}
 }

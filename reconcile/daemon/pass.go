@@ -643,6 +643,7 @@ func (d *Daemon) connect(ctx context.Context, rev *engine.Revision) error {
 		d.conn.close()
 	}
 	d.conn = &connection{sig: sig, topo: topo, scope: rev.Scope, hosts: hosts, wake: wake, cancel: cancel, pingers: map[string]probe.Pinger{}}
+	d.cfg.Metrics.cache.hosts.Store(hosts)
 	if d.cfg.Pingers != nil && d.links != nil {
 		for _, site := range topo.Sites {
 			for _, h := range site.Hosts {
