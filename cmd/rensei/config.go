@@ -177,15 +177,15 @@ func (c *configFlags) load(ctx context.Context, args []string, g *globals) (*eng
 // evaluator evaluates in a child process of this executable, bounded in
 // time, memory and output: a runaway configuration cannot take the
 // machine's memory, and is gone when stopped.
-func (c *configFlags) evaluator() (engine.Evaluator, error) {
+func (c *configFlags) evaluator() (engine.Child, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("own executable: %w", err)
+		return engine.Child{}, fmt.Errorf("own executable: %w", err)
 	}
 	var mem int64 // engine.DefaultEvalMemory
 	if c.memory != "" {
 		if mem, err = schema.ParseBytes(c.memory); err != nil {
-			return nil, fmt.Errorf("--eval-memory %q: %w", c.memory, err)
+			return engine.Child{}, fmt.Errorf("--eval-memory %q: %w", c.memory, err)
 		}
 	}
 	return engine.Child{Exe: exe, Memory: mem}, nil

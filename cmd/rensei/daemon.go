@@ -168,10 +168,13 @@ files or variables, never from Git or the command line.`,
 				probeInterval = -1 // off
 			}
 			cf := configFlags{memory: evalMemory, output: evalOutput, timeout: evalTimeout}
-			ev, err := cf.evaluator()
+			child, err := cf.evaluator()
 			if err != nil {
 				return err
 			}
+			// A new commit is evaluated again only where files (or what
+			// they import) changed, still in a bounded child process.
+			ev := engine.NewIncremental(child)
 			load, err := cf.loadOptions()
 			if err != nil {
 				return err
