@@ -163,7 +163,7 @@ func (c Containers) create(ctx context.Context, spec drivers.ContainerSpec) erro
 // volume for a missing one. ErrNotOwned or ErrNotFound, naming the object.
 func (c Containers) checkUses(ctx context.Context, spec drivers.ContainerSpec) error {
 	for _, att := range spec.Networks {
-		n, found, err := Networks{c.d}.inspect(ctx, att.Network)
+		n, found, err := Networks(c).inspect(ctx, att.Network)
 		switch {
 		case err != nil:
 			return c.d.fail("container", spec.Name, "inspect network "+att.Network, err)
