@@ -183,14 +183,18 @@ func TestRateLimit(t *testing.T) {
 		Options{Coalesce: 50 * time.Millisecond, MinInterval: 400 * time.Millisecond})
 	start(t, n)
 	const events = 30
+	begin := time.Now()
 	for i := range events {
 		n.Notify(event(i))
-		time.Sleep(20 * time.Millisecond) // 30 events over 0.6 s
+		time.Sleep(20 * time.Millisecond) // 30 events over 0.6 s (longer on a loaded machine)
 	}
+	sending := time.Since(begin)
 	waitFor(t, "every event delivered", 5*time.Second, func() bool { return len(r.delivered(t)) == events })
 	reqs := r.requests()
-	if len(reqs) > 3 {
-		t.Errorf("%d messages for %d events within 0.6 s, want at most 3 (coalesced, 400ms apart)", len(reqs), events)
+	// One message at once, then at most one per 400 ms while events come,
+	// and one for what came last.
+	if most := 2 + int(sending/(400*time.Millisecond)); len(reqs) > most {
+		t.Errorf("%d messages for %d events sent over %s, want at most %d (coalesced, 400ms apart)", len(reqs), events, sending.Round(time.Millisecond), most)
 	}
 	for i := 1; i < len(reqs); i++ {
 		if gap := reqs[i].at.Sub(reqs[i-1].at); gap < 390*time.Millisecond {
