@@ -145,6 +145,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the rensei binary the tests built, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // renseiBinary builds the rensei command once per test binary.
 func renseiBinary(t *testing.T) string {
 	t.Helper()

@@ -82,6 +82,15 @@ var (
 )
 
 // renseiExe builds the rensei command once (the evaluating child).
+// TestMain removes the rensei binary the benchmarks built, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if exePath != "" {
+		os.RemoveAll(filepath.Dir(exePath))
+	}
+	os.Exit(code)
+}
+
 func renseiExe(tb testing.TB) string {
 	tb.Helper()
 	exeOnce.Do(func() {
