@@ -2,40 +2,16 @@ package compare_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/rensei-dev/rensei/test/golden"
 
 	"github.com/rensei-dev/rensei/reconcile/compare"
 	"github.com/rensei-dev/rensei/reconcile/render"
 	"github.com/rensei-dev/rensei/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s (-want +got):\n%s", path, d)
-	}
-}
 
 // scenarios are edits of topology() whose rendering is kept as golden files.
 var scenarios = []struct {
@@ -82,14 +58,14 @@ func TestRenderGolden(t *testing.T) {
 			if err := render.Compare(&text, d, false); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, sc.name+".txt", text.Bytes())
+			golden.Check(t, sc.name+".txt", text.Bytes())
 
 			var md bytes.Buffer
 			c := compare.NewComment(compare.Revision{Ref: "origin/main", Commit: base.Commit}, compare.Revision{Ref: "HEAD", Commit: head.Commit}, &d, "", nil)
 			if err := render.Comment(&md, c); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, sc.name+".md", md.Bytes())
+			golden.Check(t, sc.name+".md", md.Bytes())
 		})
 	}
 }
@@ -106,7 +82,7 @@ func TestMarkdownProblems(t *testing.T) {
 	if err := render.Comment(&md, c); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "problems.md", md.Bytes())
+	golden.Check(t, "problems.md", md.Bytes())
 	if !strings.Contains(md.String(), "environments/cs101.jsonnet:14: group") {
 		t.Errorf("problem without file and line:\n%s", md.String())
 	}

@@ -3,21 +3,16 @@ package place
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/rensei-dev/rensei/test/golden"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // digestTopology exercises every part of a container spec that goes into
 // its digests: files and commands that JSON escapes (HTML characters, control
@@ -70,19 +65,7 @@ func TestDigestsPinned(t *testing.T) {
 	if err := enc.Encode(d); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "digests.golden")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, "digests.golden", buf.Bytes())
 }
 
 // TestSpecDigestKnown pins specDigest and fieldDigests of one spec by value.

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rensei-dev/rensei/test/golden"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -21,8 +20,6 @@ import (
 	"github.com/rensei-dev/rensei/reconcile/render"
 	"github.com/rensei-dev/rensei/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func topology(image string, members ...string) *schema.Topology {
 	return &schema.Topology{
@@ -103,25 +100,13 @@ func (w *world) converge(t *testing.T, want *place.Desired) {
 	}
 }
 
-func golden(t *testing.T, name string, p plan.Plan) {
+func goldenPlan(t *testing.T, name string, p plan.Plan) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := render.Plan(&buf, p, false); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, name+".golden", buf.Bytes())
 }
 
 func TestPlanGolden(t *testing.T) {
@@ -189,7 +174,7 @@ func TestPlanGolden(t *testing.T) {
 			}
 			want := desired(t, tt.want)
 			p := plan.Compute(want, w.observe(t))
-			golden(t, tt.name, p)
+			goldenPlan(t, tt.name, p)
 			if again := plan.Compute(want, w.observe(t)); !cmp.Equal(p, again) {
 				t.Fatal("plan is not deterministic")
 			}
