@@ -340,6 +340,10 @@ func fleetDaemonProc(b *testing.B) {
 		time.Sleep(time.Until(tick.Add(2 * time.Second)))
 	}
 	slope := slopeOf(ts, heaps)
+	if dir := os.Getenv("RENSEI_FLEET_PROFILE"); dir != "" {
+		// Against the one after idle passes: go tool pprof -diff_base.
+		p.saveHeapProfile(b, filepath.Join(dir, "fleet-daemon-heap-end.pb.gz"))
+	}
 	if m := p.metrics(b); m != nil {
 		b.Logf("the daemon's cache: %.0f lists, %.0f hits, %.0f resyncs, %.0f gaps, %.0f stale, %.0f idle passes",
 			m["rensei_cache_lists_total"], m["rensei_cache_hits_total"], m["rensei_cache_resyncs_total"],
