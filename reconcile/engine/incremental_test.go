@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/rensei-dev/rensei/test/renseibin"
 
 	"github.com/rensei-dev/rensei/reconcile/engine"
 	"github.com/rensei-dev/rensei/schema"
@@ -139,43 +139,21 @@ func TestIncrementalSameAsFull(t *testing.T) {
 	}
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
 // TestMain removes the rensei binary the tests built, if any.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	renseibin.Remove()
 	os.Exit(code)
 }
 
-// renseiBinary builds the rensei command once per test binary.
+// renseiBinary is the rensei command, for the evaluating child; -short
+// leaves out the tests that need it (building it takes a while).
 func renseiBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the rensei binary")
 	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rensei-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "rensei")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/rensei-dev/rensei/cmd/rensei").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return renseibin.Path(t)
 }
 
 func writeRepo(t *testing.T, dir string, fsys fstest.MapFS) {

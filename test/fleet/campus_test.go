@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rensei-dev/rensei/test/renseibin"
 
 	"github.com/rensei-dev/rensei/reconcile/daemon"
 	"github.com/rensei-dev/rensei/reconcile/engine"
@@ -75,40 +74,15 @@ func campusFiles(f *fleet, format bool) map[string]string {
 	return files
 }
 
-var (
-	exeOnce sync.Once
-	exePath string
-	exeErr  error
-)
-
-// renseiExe builds the rensei command once (the evaluating child).
 // TestMain removes the rensei binary the benchmarks built, if any.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if exePath != "" {
-		os.RemoveAll(filepath.Dir(exePath))
-	}
+	renseibin.Remove()
 	os.Exit(code)
 }
 
-func renseiExe(tb testing.TB) string {
-	tb.Helper()
-	exeOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rensei-fleet-bin-")
-		if err != nil {
-			exeErr = err
-			return
-		}
-		exePath = filepath.Join(dir, "rensei")
-		if out, err := exec.Command("go", "build", "-o", exePath, "github.com/rensei-dev/rensei/cmd/rensei").CombinedOutput(); err != nil {
-			exeErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if exeErr != nil {
-		tb.Fatal(exeErr)
-	}
-	return exePath
-}
+// renseiExe is the rensei command (the daemon, the evaluating child).
+func renseiExe(tb testing.TB) string { return renseibin.Path(tb) }
 
 // BenchmarkCampusPush: a daemon enforcing a 10,000-student campus (30,000
 // containers on 10 simulated hosts) gets a push that adds one student to
