@@ -89,6 +89,13 @@ func SplitOwner(owner string) (scope, id string) {
 	return "", owner
 }
 
+// EnvOfOwner is the environment of a tunnel's owner alias.
+func EnvOfOwner(owner string) string {
+	_, id := SplitOwner(owner)
+	env, _, _ := strings.Cut(id, "/")
+	return env
+}
+
 // Containers manages the containers Rensei owns on one host.
 type Containers interface {
 	// List returns only owned containers, running or not.

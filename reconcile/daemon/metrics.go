@@ -235,6 +235,7 @@ var cacheDescs = []struct {
 	{prometheus.NewDesc("rensei_cache_gaps_total", "Watch failures (the host is listed on every pass until its watch is back).", nil, nil), func(s engine.CacheStats) int64 { return s.Gaps }},
 	{prometheus.NewDesc("rensei_cache_stale_total", "Relists that found the cache wrong although no event said so: a missed event (logged with the objects).", nil, nil), func(s engine.CacheStats) int64 { return s.Stale }},
 	{prometheus.NewDesc("rensei_cache_idle_passes_total", "Passes answered whole from memory: nothing changed since a pass that found nothing to do.", nil, nil), func(s engine.CacheStats) int64 { return s.Idle }},
+	{prometheus.NewDesc("rensei_cache_partial_passes_total", "Passes that planned only the environments whose desired state changed, on hosts unchanged since a pass that found nothing to do.", nil, nil), func(s engine.CacheStats) int64 { return s.Partial }},
 }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -135,6 +135,9 @@ func (d *Daemon) pass(ctx context.Context) string {
 			d.log.Info("revision adopted", "commit", fresh.SHA())
 		}
 	}
+	if out.Planned != nil {
+		d.log.Debug("planned only the environments that changed", "environments", out.Planned)
+	}
 	// Keep the placement with the hosts' pins: the next pass starts from it.
 	cand.want = out.Want
 	d.notePins(out.Observed, out.Plan.Empty())

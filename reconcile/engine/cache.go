@@ -78,6 +78,10 @@ type CacheStats struct {
 	// Idle counts passes answered whole from memory: nothing changed
 	// since a pass that found nothing to do (see Pass).
 	Idle int64 `json:"idle"`
+	// Partial counts passes that planned only the environments whose
+	// desired state changed since a pass that found nothing to do, on the
+	// hosts as it saw them (see Pass).
+	Partial int64 `json:"partial"`
 }
 
 // Cache is the watch-fed cache of the live state of a set of hosts. Wrap
@@ -90,7 +94,7 @@ type Cache struct {
 	mu    sync.Mutex
 	hosts map[string]*hostCache
 
-	hits, lists, resyncs, gaps, stale, idle atomic.Int64
+	hits, lists, resyncs, gaps, stale, idle, partial atomic.Int64
 
 	memo idleMemo
 }
@@ -116,7 +120,8 @@ func (c *Cache) Stats() CacheStats {
 	if c == nil {
 		return CacheStats{}
 	}
-	return CacheStats{Hits: c.hits.Load(), Lists: c.lists.Load(), Resyncs: c.resyncs.Load(), Gaps: c.gaps.Load(), Stale: c.stale.Load(), Idle: c.idle.Load()}
+	return CacheStats{Hits: c.hits.Load(), Lists: c.lists.Load(), Resyncs: c.resyncs.Load(), Gaps: c.gaps.Load(), Stale: c.stale.Load(), Idle: c.idle.Load(),
+		Partial: c.partial.Load()}
 }
 
 // cached kinds, indexes of hostCache.entries.

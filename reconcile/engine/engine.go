@@ -57,6 +57,14 @@ type Outcome struct {
 	Held error
 	// Declined: Confirm said no; nothing was applied.
 	Declined bool
+	// Planned names the environments a partial pass planned, sorted: only
+	// those whose desired state changed since a pass with nothing to do,
+	// on hosts that did not change since (the other environments' steps
+	// are that pass's). Nil when the pass planned every environment.
+	Planned []string
+
+	// partial is set when the pass planned only some environments.
+	partial *partial
 }
 
 // Converged reports whether every host of the pass is converged now.
@@ -139,6 +147,14 @@ func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) 
 		opts.Apply.Prepare = opts.Secrets.Resolve
 	}
 	out.Applied, _ = apply.Apply(ctx, out.Plan, hosts.Drivers, opts.Apply)
+	if p := out.partial; p != nil {
+		// Only the changed environments were touched: they are planned
+		// again; the others' steps stand (a change elsewhere meanwhile
+		// woke the next pass, which looks at everything).
+		delta, _ := hosts.planEnvs(ctx, p.want, p.envs, ObserveScope(ctx, hosts.Drivers, hosts.Scope))
+		out.Remaining = plan.Merge(p.prev, delta, p.envs)
+		return out
+	}
 	out.Remaining = plan.Compute(want, ObserveFor(ctx, hosts.Drivers, hosts.Scope, want))
 	return out
 }

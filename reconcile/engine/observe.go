@@ -48,11 +48,6 @@ func observe(ctx context.Context, hosts map[string]drivers.Host, scope string, w
 			st.Containers = inScope(st.Containers, scope, func(c drivers.Container) string { return c.Labels[drivers.LabelScope] })
 			st.Networks = inScope(st.Networks, scope, func(n drivers.Network) string { return n.Labels[drivers.LabelScope] })
 			st.Volumes = inScope(st.Volumes, scope, func(v drivers.Volume) string { return v.Labels[drivers.LabelScope] })
-			if want != nil && st.Err == nil {
-				if err := observeForeign(ctx, h, &st, scope, want.Host(key)); err != nil {
-					st.Err = err
-				}
-			}
 			st.Tunnels = inScope(st.Tunnels, scope, func(t drivers.Tunnel) string {
 				s, _ := drivers.SplitOwner(t.Owner)
 				return s
@@ -64,9 +59,36 @@ func observe(ctx context.Context, hosts map[string]drivers.Host, scope string, w
 	}
 	wg.Wait()
 	if want != nil {
-		observeImages(ctx, hosts, out, want)
+		lookUp(ctx, hosts, out, scope, want)
 	}
 	return out
+}
+
+// lookUp adds to out (the owned objects of every host) what planning want
+// needs besides them: who holds the names of the networks and volumes
+// want lacks on each host (a host whose look-up fails gets Err), and the
+// images of the containers it would make.
+func lookUp(ctx context.Context, hosts map[string]drivers.Host, out plan.Observed, scope string, want *place.Desired) {
+	found := make([]plan.HostState, 0, len(out))
+	var keys []string
+	for key, st := range out {
+		if st.Err == nil && want.Host(key) != nil {
+			keys, found = append(keys, key), append(found, st)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Go(func() {
+			if err := observeForeign(ctx, hosts[key], &found[i], scope, want.Host(key)); err != nil {
+				found[i].Err = err
+			}
+		})
+	}
+	wg.Wait()
+	for i, key := range keys {
+		out[key] = found[i]
+	}
+	observeImages(ctx, hosts, out, want)
 }
 
 // observeImages looks up the images of the containers a pass would make

@@ -54,16 +54,26 @@ func PinsOf(obs plan.Observed) place.Pins {
 // the desired state (all hosts) and the observation of the connected ones.
 func settle(ctx context.Context, want *place.Desired, hosts *Hosts, replace Placer) (*place.Desired, plan.Observed) {
 	obs := ObserveFor(ctx, hosts.Drivers, hosts.Scope, hosts.Only(want))
-	if replace == nil {
+	pinned, again := settleOn(want, obs, replace)
+	if !again {
 		return want, obs
+	}
+	return pinned, ObserveFor(ctx, hosts.Drivers, hosts.Scope, hosts.Only(pinned))
+}
+
+// settleOn is want placed again with the pins of obs when replace is set
+// and want does not agree with them (again true), else want.
+func settleOn(want *place.Desired, obs plan.Observed, replace Placer) (*place.Desired, bool) {
+	if replace == nil {
+		return want, false
 	}
 	pins := PinsOf(obs)
 	if want.Agrees(pins) {
-		return want, obs
+		return want, false
 	}
 	pinned, err := replace(pins)
 	if err != nil {
-		return want, obs // the revision placed without pins; it placed with them before
+		return want, false // the revision placed without pins; it placed with them before
 	}
-	return pinned, ObserveFor(ctx, hosts.Drivers, hosts.Scope, hosts.Only(pinned))
+	return pinned, true
 }

@@ -186,7 +186,17 @@ func Compute(want *place.Desired, have Observed) Plan {
 		hp.steps()
 		p.Steps = hp.out
 	}
-	slices.SortStableFunc(p.Steps, func(a, b Step) int {
+	sortSteps(p.Steps)
+	if mayRename(want, have, p.Steps) {
+		p.Renames = renames(want, have)
+	}
+	return p
+}
+
+// sortSteps orders steps by host, phase and name, keeping the order in
+// which they were planned among equals.
+func sortSteps(steps []Step) {
+	slices.SortStableFunc(steps, func(a, b Step) int {
 		if c := strings.Compare(a.Host, b.Host); c != 0 {
 			return c
 		}
@@ -195,10 +205,6 @@ func Compute(want *place.Desired, have Observed) Plan {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	if mayRename(want, have, p.Steps) {
-		p.Renames = renames(want, have)
-	}
-	return p
 }
 
 // mayRename reports whether the plan can hold a rename. One needs a live

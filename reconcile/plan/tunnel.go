@@ -16,7 +16,7 @@ func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
 	if hp.have.NoTunnels {
 		for i := range hp.host.Tunnels {
 			t := &hp.host.Tunnels[i]
-			hp.add(change.KindTunnel, t.Name, EnvOfOwner(t.Owner), change.Skip, change.Unmanaged, PhaseTunnels,
+			hp.add(change.KindTunnel, t.Name, drivers.EnvOfOwner(t.Owner), change.Skip, change.Unmanaged, PhaseTunnels,
 				"tunnels on this host are not managed (no netlink access)")
 		}
 		return
@@ -30,7 +30,7 @@ func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
 		o, ok := have[t.Name]
 		delete(have, t.Name)
 		if why := hp.blocked["bridge "+t.Bridge]; why != "" {
-			hp.add(change.KindTunnel, t.Name, EnvOfOwner(t.Owner), change.Skip, change.Blocked, PhaseTunnels, why+": no tunnel is enslaved to it")
+			hp.add(change.KindTunnel, t.Name, drivers.EnvOfOwner(t.Owner), change.Skip, change.Blocked, PhaseTunnels, why+": no tunnel is enslaved to it")
 			continue
 		}
 		var (
@@ -53,20 +53,13 @@ func (hp *hostPlanner) tunnels(replacedNets map[string]*drivers.NetworkSpec) {
 			}
 			action, code = change.Update, change.Drifted
 		}
-		hp.add(change.KindTunnel, t.Name, EnvOfOwner(t.Owner), action, code, PhaseTunnels, why).Tunnel = t
+		hp.add(change.KindTunnel, t.Name, drivers.EnvOfOwner(t.Owner), action, code, PhaseTunnels, why).Tunnel = t
 	}
 	for _, name := range sortedKeys(have) {
 		o := have[name]
-		code, why := hp.gone(map[string]string{drivers.LabelEnv: EnvOfOwner(o.Owner)}, "tunnel")
-		hp.add(change.KindTunnel, name, EnvOfOwner(o.Owner), change.Delete, code, PhaseDeleteTunnels, why)
+		code, why := hp.gone(map[string]string{drivers.LabelEnv: drivers.EnvOfOwner(o.Owner)}, "tunnel")
+		hp.add(change.KindTunnel, name, drivers.EnvOfOwner(o.Owner), change.Delete, code, PhaseDeleteTunnels, why)
 	}
-}
-
-// EnvOfOwner is the environment of a tunnel's owner alias.
-func EnvOfOwner(owner string) string {
-	_, id := drivers.SplitOwner(owner)
-	env, _, _ := strings.Cut(id, "/")
-	return env
 }
 
 // immutableDiff names fields that cannot be changed on a live VXLAN device.
