@@ -110,6 +110,14 @@ type Containers interface {
 	Delete(ctx context.Context, name string) error
 }
 
+// ContainerLookup is implemented by container drivers that can list some
+// of the owned containers: those with one of ids, and those named one of
+// names (exactly), as List gives them; absent ones are left out. A cache
+// of the list takes again only what its watch said changed.
+type ContainerLookup interface {
+	Lookup(ctx context.Context, ids, names []string) ([]Container, error)
+}
+
 // Networks manages the Docker bridge networks Rensei owns on one host.
 type Networks interface {
 	List(ctx context.Context) ([]Network, error)

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,44 @@ func (c Containers) List(ctx context.Context) ([]drivers.Container, error) {
 	if err != nil {
 		return nil, c.d.fail("containers", "", "list", err)
 	}
+	return summaries(list), nil
+}
+
+// Lookup lists the owned containers with one of ids or named one of names:
+// one list call for each (the engine ANDs filters of different kinds),
+// names matched exactly (the engine's name filter is a pattern).
+func (c Containers) Lookup(ctx context.Context, ids, names []string) ([]drivers.Container, error) {
+	var out []drivers.Container
+	seen := map[string]bool{}
+	for _, q := range []struct {
+		key  string
+		vals []string
+		arg  func(string) string
+	}{{"id", ids, func(id string) string { return id }}, {"name", names, func(n string) string { return "^/" + regexp.QuoteMeta(n) + "$" }}} {
+		if len(q.vals) == 0 {
+			continue
+		}
+		f := managedFilter()
+		for _, v := range q.vals {
+			f.Add(q.key, q.arg(v))
+		}
+		list, err := c.d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+		if err != nil {
+			return nil, c.d.fail("containers", "", "list", err)
+		}
+		for _, ctr := range summaries(list) {
+			exact := q.key == "name" && slices.Contains(names, ctr.Name) || q.key == "id" && slices.Contains(ids, ctr.ID)
+			if exact && !seen[ctr.ID] {
+				seen[ctr.ID] = true
+				out = append(out, ctr)
+			}
+		}
+	}
+	return out, nil
+}
+
+// summaries converts the engine's list of containers.
+func summaries(list []container.Summary) []drivers.Container {
 	out := make([]drivers.Container, 0, len(list))
 	for _, s := range list {
 		// Labels, image and network names repeat across a host's
@@ -60,7 +99,7 @@ func (c Containers) List(ctx context.Context) ([]drivers.Container, error) {
 		ctr.HostPorts = slices.Compact(ctr.HostPorts)
 		out = append(out, ctr)
 	}
-	return out, nil
+	return out
 }
 
 // Ensure makes the container exist with spec and run. An owned container

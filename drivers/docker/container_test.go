@@ -318,6 +318,44 @@ func TestContainerListOnlyOwned(t *testing.T) {
 	}
 }
 
+// TestContainerLookup: owned containers by ID or exact name (a name is not
+// a pattern: "x" does not find "x1"), absent and foreign ones left out.
+func TestContainerLookup(t *testing.T) {
+	h := newHarness(t)
+	ctx := h.ctx()
+	var ids []string
+	for _, n := range []string{"x", "x1", "y.z"} {
+		if err := h.d.Containers().Ensure(ctx, h.spec(h.name(n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := h.d.Containers().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]drivers.Container{}
+	for _, c := range list {
+		byName[c.Name] = c
+	}
+	ids = append(ids, byName[h.name("x1")].ID)
+	theirs := h.foreignContainer(h.name("theirs"), false)
+	got, err := h.d.Containers().Lookup(ctx, append(ids, theirs, "0123456789ab"), []string{h.name("x"), h.name("y.z"), h.name("gone"), h.name("theirs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range got {
+		names = append(names, c.Name)
+		if diff := cmp.Diff(byName[c.Name], c); diff != "" {
+			t.Errorf("looked up %s differs from its list entry (-list +lookup):\n%s", c.Name, diff)
+		}
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{h.name("x"), h.name("x1"), h.name("y.z")}, names); diff != "" {
+		t.Errorf("looked up (-want +got):\n%s", diff)
+	}
+}
+
 func TestContainerFailedStartLeavesNothing(t *testing.T) {
 	h := newHarness(t)
 	ctx := h.ctx()

@@ -19,6 +19,10 @@ import (
 type Change struct {
 	// Containers, Networks and Volumes: that kind's List may have changed.
 	Containers, Networks, Volumes bool
+	// ContainerIDs, when set, are the only containers the change is
+	// about (an event of one container, or of its network endpoint):
+	// the rest of the list did not change.
+	ContainerIDs []string
 	// Wake: a change a pass should look at soon (something died, was
 	// removed, disconnected), as opposed to the echo of a change being
 	// made (created, started, connected).
@@ -67,6 +71,9 @@ func change(m events.Message) (Change, bool) {
 	switch m.Type {
 	case events.ContainerEventType:
 		c.Containers = true
+		if m.Actor.ID != "" {
+			c.ContainerIDs = []string{m.Actor.ID}
+		}
 		switch m.Action {
 		case events.ActionCreate, events.ActionStart, events.ActionRestart, events.ActionUnPause:
 		default:
@@ -76,11 +83,15 @@ func change(m events.Message) (Change, bool) {
 		if predefinedNetworks[m.Actor.Attributes["name"]] {
 			return c, false
 		}
+		var ids []string
+		if id := m.Actor.Attributes["container"]; id != "" {
+			ids = []string{id}
+		}
 		switch m.Action {
 		case events.ActionConnect:
-			c.Containers = true
+			c.Containers, c.ContainerIDs = true, ids
 		case events.ActionDisconnect:
-			c.Containers, c.Wake = true, true
+			c.Containers, c.ContainerIDs, c.Wake = true, ids, true
 		case events.ActionDestroy:
 			c.Networks, c.Containers, c.Wake = true, true, true
 		default:

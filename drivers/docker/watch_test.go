@@ -2,8 +2,11 @@ package docker
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/rensei-dev/rensei/drivers"
 )
 
 // TestWatch: a cache of the engine's lists hears of every change to
@@ -34,20 +37,29 @@ func TestWatch(t *testing.T) {
 			}
 		}
 	}
-	spec := h.spec(h.name("watched"))
-	if err := h.d.Containers().Ensure(ctx, spec); err != nil {
-		t.Fatal(err)
-	}
-	until("container made", func(c Change) bool { return c.Containers && !c.Wake })
-	if err := h.d.Containers().Delete(ctx, spec.Name); err != nil {
-		t.Fatal(err)
-	}
-	until("container removed", func(c Change) bool { return c.Containers && c.Wake })
 	ns := h.netSpec(h.name("net"))
 	if err := h.d.Networks().Ensure(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
 	until("network made", func(c Change) bool { return c.Networks && !c.Wake })
+	spec := h.spec(h.name("watched"))
+	spec.Networks = []drivers.NetworkAttach{{Network: ns.Name}}
+	if err := h.d.Containers().Ensure(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	list, err := h.d.Containers().Lookup(ctx, nil, []string{spec.Name})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("look-up of %s: %v, %v", spec.Name, list, err)
+	}
+	id := list[0].ID
+	// Every change of a container names it: a cache takes only it again.
+	byID := func(c Change) bool { return slices.Equal(c.ContainerIDs, []string{id}) }
+	until("container made", func(c Change) bool { return c.Containers && !c.Wake && byID(c) })
+	until("container connected", func(c Change) bool { return c.Containers && !c.Networks && byID(c) })
+	if err := h.d.Containers().Delete(ctx, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	until("container removed", func(c Change) bool { return c.Containers && c.Wake && byID(c) })
 	if err := h.d.Networks().Delete(ctx, ns.Name); err != nil {
 		t.Fatal(err)
 	}

@@ -16,16 +16,25 @@ type containers struct {
 }
 
 func (d containers) List(context.Context) ([]drivers.Container, error) {
+	return d.list("list", func(string, string) bool { return true })
+}
+
+// Lookup lists the owned containers with one of ids or named one of names.
+func (d containers) Lookup(_ context.Context, ids, names []string) ([]drivers.Container, error) {
+	return d.list("lookup", func(id, name string) bool { return slices.Contains(ids, id) || slices.Contains(names, name) })
+}
+
+func (d containers) list(method string, match func(id, name string) bool) ([]drivers.Container, error) {
 	h := d.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.enter("container", "list", ""); err != nil {
+	if err := h.enter("container", method, ""); err != nil {
 		return nil, err
 	}
 	var out []drivers.Container
 	for _, name := range slices.Sorted(maps.Keys(h.containers)) {
 		c := h.containers[name]
-		if !c.owned {
+		if !c.owned || !match(c.id, name) {
 			continue
 		}
 		nets := map[string]string{}

@@ -67,6 +67,9 @@ type CacheStats struct {
 	// Lists are lists (and probes) that went to a host: the first, after
 	// a change, a gap, a write, on schedule, or while its watch was down.
 	Lists int64 `json:"lists"`
+	// Lookups are look-ups of the containers a watch said changed, in
+	// place of a list of all of them.
+	Lookups int64 `json:"lookups"`
 	// Resyncs are scheduled relists of a host.
 	Resyncs int64 `json:"resyncs"`
 	// Gaps are watch failures (the host is listed until the watch is
@@ -94,7 +97,7 @@ type Cache struct {
 	mu    sync.Mutex
 	hosts map[string]*hostCache
 
-	hits, lists, resyncs, gaps, stale, idle, partial atomic.Int64
+	hits, lists, lookups, resyncs, gaps, stale, idle, partial atomic.Int64
 
 	memo idleMemo
 }
@@ -121,7 +124,7 @@ func (c *Cache) Stats() CacheStats {
 		return CacheStats{}
 	}
 	return CacheStats{Hits: c.hits.Load(), Lists: c.lists.Load(), Resyncs: c.resyncs.Load(), Gaps: c.gaps.Load(), Stale: c.stale.Load(), Idle: c.idle.Load(),
-		Partial: c.partial.Load()}
+		Partial: c.partial.Load(), Lookups: c.lookups.Load()}
 }
 
 // cached kinds, indexes of hostCache.entries.
@@ -151,11 +154,26 @@ type hostCache struct {
 
 // entry is one cached answer.
 type entry struct {
-	have  bool   // value is current as far as the watch knows
+	have  bool   // value is current as far as the watch knows, but for stale
 	gen   uint64 // bumped by every change, so a list racing one is not kept
 	check bool   // the next list compares with value (scheduled resync)
 	value any    // []drivers.Container, ..., drivers.HostStatus
+	// stale are the containers (by ID, and by name: those Rensei itself
+	// made or removed) that changed since value was listed, when the
+	// driver can look them up (drivers.ContainerLookup): only they are
+	// taken again, and value patched with them.
+	stale staleSet
 }
+
+// staleSet names the objects a cached list must take again.
+type staleSet struct{ ids, names map[string]bool }
+
+func (s staleSet) empty() bool { return len(s.ids)+len(s.names) == 0 }
+func (s staleSet) size() int   { return len(s.ids) + len(s.names) }
+
+// maxStale is how many stale containers a host's cache looks up before
+// it lists them all instead.
+const maxStale = 256
 
 // Wrap returns h with drivers that answer List and Probe from the cache
 // and tell it of every Ensure and Delete, for the host key. Until the
@@ -224,6 +242,113 @@ func (c *Cache) Changed(key string, what Change) {
 	hc.invalidate(what)
 }
 
+// ChangedContainers tells the cache that the host's watch saw a change of
+// these containers only (by ID): when the driver can look containers up,
+// only they are taken again; otherwise the whole list is.
+func (c *Cache) ChangedContainers(key string, ids ...string) {
+	hc := c.host(key)
+	if hc == nil {
+		return
+	}
+	hc.invalidateContainers(ids, nil)
+}
+
+// invalidateContainers marks some containers stale. It does not change the
+// version: looking them up does, when they differ from what the cache holds
+// (the echo of Rensei's own change finds them as it left them).
+func (hc *hostCache) invalidateContainers(ids, names []string) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	e := &hc.entries[kContainers]
+	e.gen++
+	if !e.have {
+		return // all of them are listed next
+	}
+	if _, ok := hc.inner.Containers.(drivers.ContainerLookup); !ok || e.stale.size()+len(ids)+len(names) > maxStale {
+		e.have, e.stale = false, staleSet{}
+		hc.version++
+		return
+	}
+	if e.stale.ids == nil {
+		e.stale = staleSet{ids: map[string]bool{}, names: map[string]bool{}}
+	}
+	for _, id := range ids {
+		e.stale.ids[id] = true
+	}
+	for _, n := range names {
+		e.stale.names[n] = true
+	}
+}
+
+// refresh looks up the stale containers and patches the cached list with
+// them; the version changes only when one differs from what was cached.
+// When a change races the look-up, they stay stale (a list asked now
+// takes them all).
+func (hc *hostCache) refresh(ctx context.Context) {
+	hc.mu.Lock()
+	e := &hc.entries[kContainers]
+	if e.stale.empty() || !e.have || e.check || !hc.trusted() {
+		hc.mu.Unlock()
+		return
+	}
+	ids, names := slices.Sorted(maps.Keys(e.stale.ids)), slices.Sorted(maps.Keys(e.stale.names))
+	gen := e.gen
+	hc.mu.Unlock()
+	found, err := hc.inner.Containers.(drivers.ContainerLookup).Lookup(ctx, ids, names)
+	hc.c.lookups.Add(1)
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if e.gen != gen {
+		return
+	}
+	if err != nil {
+		e.have, e.stale = false, staleSet{}
+		hc.version++
+		return
+	}
+	if next, changed := patchContainers(e.value.([]drivers.Container), ids, names, found); changed {
+		e.value = next
+		hc.version++
+	}
+	e.stale = staleSet{}
+}
+
+// patchContainers is list with the containers of ids and names (and of
+// found) replaced by found, and whether that changed anything.
+func patchContainers(list []drivers.Container, ids, names []string, found []drivers.Container) ([]drivers.Container, bool) {
+	dropID, dropName := map[string]bool{}, map[string]bool{}
+	for _, id := range ids {
+		dropID[id] = true
+	}
+	for _, n := range names {
+		dropName[n] = true
+	}
+	for _, c := range found {
+		dropID[c.ID], dropName[c.Name] = true, true
+	}
+	next := make([]drivers.Container, 0, len(list)+len(found))
+	gone := map[string]drivers.Container{}
+	for _, c := range list {
+		if dropID[c.ID] || dropName[c.Name] {
+			gone[c.ID] = c
+			continue
+		}
+		next = append(next, c)
+	}
+	changed := false
+	for _, c := range found {
+		if old, ok := gone[c.ID]; !ok || !reflect.DeepEqual(old, c) {
+			changed = true
+		}
+		delete(gone, c.ID)
+		next = append(next, c)
+	}
+	if !changed && len(gone) == 0 {
+		return list, false
+	}
+	return next, true
+}
+
 func (hc *hostCache) invalidate(what Change) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
@@ -231,7 +356,7 @@ func (hc *hostCache) invalidate(what Change) {
 	for k := range nKinds {
 		if what&(1<<k) != 0 {
 			e := &hc.entries[k]
-			e.have = false
+			e.have, e.stale = false, staleSet{}
 			e.gen++
 		}
 	}
@@ -255,7 +380,7 @@ func (hc *hostCache) trusted() bool {
 func (hc *hostCache) get(k int, list func() (any, error)) (any, error) {
 	hc.mu.Lock()
 	e := &hc.entries[k]
-	if e.have && !e.check && hc.trusted() {
+	if e.have && !e.check && e.stale.empty() && hc.trusted() {
 		v := e.value
 		hc.mu.Unlock()
 		hc.c.hits.Add(1)
@@ -286,7 +411,7 @@ func (hc *hostCache) get(k int, list func() (any, error)) (any, error) {
 		// The Docker driver interns containers' labels and names (a
 		// fleet's thousands of containers repeat them): what the cache
 		// keeps between passes holds each once.
-		e.have, e.check, e.value = true, false, v
+		e.have, e.check, e.value, e.stale = true, false, v, staleSet{}
 		hc.version++
 	}
 	return v, nil
@@ -305,7 +430,7 @@ func (hc *hostCache) stamp() (uint64, bool) {
 		switch {
 		case k == kTunnels && hc.inner.Tunnels == nil, k == kProbe && hc.inner.Probe == nil:
 			continue
-		case !hc.entries[k].have || hc.entries[k].check:
+		case !hc.entries[k].have || hc.entries[k].check || !hc.entries[k].stale.empty():
 			return 0, false
 		}
 	}
@@ -313,8 +438,8 @@ func (hc *hostCache) stamp() (uint64, bool) {
 }
 
 // stamps returns the stamp of every host of hs, or false when one has none
-// (or is not in the cache).
-func (c *Cache) stamps(hs map[string]drivers.Host) (map[string]uint64, bool) {
+// (or is not in the cache). Stale containers are looked up first.
+func (c *Cache) stamps(ctx context.Context, hs map[string]drivers.Host) (map[string]uint64, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -324,6 +449,7 @@ func (c *Cache) stamps(hs map[string]drivers.Host) (map[string]uint64, bool) {
 		if hc == nil {
 			return nil, false
 		}
+		hc.refresh(ctx)
 		v, ok := hc.stamp()
 		if !ok {
 			return nil, false

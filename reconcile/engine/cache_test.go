@@ -135,6 +135,65 @@ func TestCacheEventRelists(t *testing.T) {
 	}
 }
 
+// TestCacheLooksUpChangedContainers: an event about one container, and
+// Rensei's own change of one, take only that container again (a look-up,
+// no list); the echo of a change already seen changes no version, so the
+// pass after is still answered from memory.
+func TestCacheLooksUpChangedContainers(t *testing.T) {
+	cf := newCachedFakes("campus/h0", "cloud/h0")
+	hosts := cf.cache.Hosts(cf.raw, "")
+	for k := range cf.raw {
+		cf.cache.Watching(k, "test", true)
+	}
+	ctx := context.Background()
+	want, err := place.Place(courseTopology(6), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Converged() {
+		t.Fatalf("first pass:\n%s", render(out.Remaining))
+	}
+	obs := engine.Observe(ctx, hosts.Drivers)
+	campus := obs["campus/h0"].Containers
+	lists := func() int { return cf.lists("campus/h0") + cf.lists("cloud/h0") }
+	before, idle := lists(), cf.cache.Stats().Idle
+	truth := func() plan.Observed { // the fakes' own lists, not counted
+		n := lists()
+		defer func() { before += lists() - n }()
+		return engine.Observe(ctx, cf.raw)
+	}
+
+	// The echo: events about containers as they are.
+	cf.cache.ChangedContainers("campus/h0", campus[0].ID, campus[1].ID)
+	if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Plan.Empty() || cf.cache.Stats().Idle != idle+1 {
+		t.Fatalf("the echo of a change already seen was not answered from memory (stats %+v):\n%s", cf.cache.Stats(), render(out.Plan))
+	}
+	// A container stopped and another removed behind Rensei's back.
+	cf.fakes["campus/h0"].Stop(campus[0].Name)
+	cf.fakes["campus/h0"].Remove("container", campus[1].Name)
+	cf.cache.ChangedContainers("campus/h0", campus[0].ID)
+	cf.cache.ChangedContainers("campus/h0", campus[1].ID)
+	got := engine.Observe(ctx, hosts.Drivers)
+	sameObserved(t, got, truth())
+	out := engine.Pass(ctx, want, hosts, engine.Options{})
+	if out.Plan.Changes() != 2 || !out.Converged() {
+		t.Fatalf("pass after a stop and a removal:\n%s", render(out.Plan))
+	}
+	// Rensei's own changes were looked up by name: still no list, and
+	// the pass after is answered from memory.
+	engine.Pass(ctx, want, hosts, engine.Options{})
+	if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Plan.Empty() || cf.cache.Stats().Idle < idle+2 {
+		t.Fatalf("not answered from memory after converging (stats %+v)", cf.cache.Stats())
+	}
+	if n := lists() - before; n != 0 {
+		t.Errorf("%d list calls, want 0: changed containers are looked up", n)
+	}
+	if s := cf.cache.Stats(); s.Lookups == 0 {
+		t.Errorf("stats %+v: no look-up", s)
+	}
+	sameObserved(t, engine.Observe(ctx, hosts.Drivers), truth())
+}
+
 // TestCacheMissedEvent: a change no event announced is found by the
 // scheduled relist, counted, and wakes a pass; the next plan repairs it.
 func TestCacheMissedEvent(t *testing.T) {
@@ -243,19 +302,31 @@ func TestConvergenceCached(t *testing.T) {
 	}
 }
 
+// containerChanged announces a change of one container as a watch does:
+// by its ID (it is looked up), or as a change of the list (a relist).
+func containerChanged(r *rand.Rand, cf *cachedFakes, key, id string) {
+	if r.IntN(2) == 0 {
+		cf.cache.ChangedContainers(key, id)
+	} else {
+		cf.cache.Changed(key, engine.ContainersChanged)
+	}
+}
+
 // cachedDrift is drift, announced to the cache as the host's watch would.
 func cachedDrift(r *rand.Rand, cf *cachedFakes, key string, obs plan.HostState) {
 	h := cf.fakes[key]
 	switch r.IntN(4) {
 	case 0:
 		if len(obs.Containers) > 0 {
-			h.Remove("container", obs.Containers[r.IntN(len(obs.Containers))].Name)
-			cf.cache.Changed(key, engine.ContainersChanged)
+			c := obs.Containers[r.IntN(len(obs.Containers))]
+			h.Remove("container", c.Name)
+			containerChanged(r, cf, key, c.ID)
 		}
 	case 1:
 		if len(obs.Containers) > 0 {
-			h.Stop(obs.Containers[r.IntN(len(obs.Containers))].Name)
-			cf.cache.Changed(key, engine.ContainersChanged)
+			c := obs.Containers[r.IntN(len(obs.Containers))]
+			h.Stop(c.Name)
+			containerChanged(r, cf, key, c.ID)
 		}
 	case 2:
 		if len(obs.Tunnels) > 0 {

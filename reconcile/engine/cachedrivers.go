@@ -37,15 +37,23 @@ type cachedContainers struct {
 }
 
 func (w cachedContainers) List(ctx context.Context) ([]drivers.Container, error) {
+	w.hc.refresh(ctx)
 	return cachedList(w.hc, kContainers, func() ([]drivers.Container, error) { return w.Containers.List(ctx) })
 }
 
+// Ensure and Delete change one container: only it is taken again.
 func (w cachedContainers) Ensure(ctx context.Context, s drivers.ContainerSpec) error {
-	return w.hc.around(ContainersChanged, func() error { return w.Containers.Ensure(ctx, s) })
+	return w.hc.aroundContainer(s.Name, func() error { return w.Containers.Ensure(ctx, s) })
 }
 
 func (w cachedContainers) Delete(ctx context.Context, name string) error {
-	return w.hc.around(ContainersChanged, func() error { return w.Containers.Delete(ctx, name) })
+	return w.hc.aroundContainer(name, func() error { return w.Containers.Delete(ctx, name) })
+}
+
+func (hc *hostCache) aroundContainer(name string, f func() error) error {
+	hc.invalidateContainers(nil, []string{name})
+	defer hc.invalidateContainers(nil, []string{name})
+	return f()
 }
 
 type cachedNetworks struct {

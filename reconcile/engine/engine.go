@@ -128,7 +128,7 @@ func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) 
 	}
 	out.Remaining = out.Plan
 	if out.Plan.Empty() {
-		hosts.cached().noteIdle(hosts.Drivers, given, stamps, Outcome{Want: out.Want, Observed: out.Observed, Plan: computed})
+		hosts.cached().noteIdle(ctx, hosts.Drivers, given, stamps, Outcome{Want: out.Want, Observed: out.Observed, Plan: computed})
 		return out
 	}
 	hosts.cached().forgetIdle()
@@ -155,6 +155,16 @@ func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) 
 		out.Remaining = plan.Merge(p.prev, delta, p.envs)
 		return out
 	}
-	out.Remaining = plan.Compute(want, ObserveFor(ctx, hosts.Drivers, hosts.Scope, want))
+	c := hosts.cached()
+	if c != nil {
+		ObserveScope(ctx, hosts.Drivers, hosts.Scope) // the cache takes again what apply changed
+	}
+	stamps, _ = c.stamps(ctx, hosts.Drivers)
+	obs := ObserveFor(ctx, hosts.Drivers, hosts.Scope, want) // from memory, unless something changed since
+	out.Remaining = plan.Compute(want, obs)
+	// Converged on hosts that did not change while observed: the next
+	// pass is answered from memory (the echo of the changes just made
+	// finds the containers as they were observed here).
+	c.noteIdle(ctx, hosts.Drivers, given, stamps, Outcome{Want: out.Want, Observed: obs, Plan: out.Remaining})
 	return out
 }

@@ -48,7 +48,7 @@ func (c *Cache) idleFor(want *place.Desired, stamps map[string]uint64) (Outcome,
 // plan as computed, before any guard), when every host answered from the
 // cache before it (stamps) and still does with the same versions: what it
 // observed is what the cache holds. Anything else forgets the memo.
-func (c *Cache) noteIdle(hs map[string]drivers.Host, want *place.Desired, stamps map[string]uint64, out Outcome) {
+func (c *Cache) noteIdle(ctx context.Context, hs map[string]drivers.Host, want *place.Desired, stamps map[string]uint64, out Outcome) {
 	if c == nil {
 		return
 	}
@@ -59,7 +59,7 @@ func (c *Cache) noteIdle(hs map[string]drivers.Host, want *place.Desired, stamps
 	if stamps == nil || !out.Plan.Converged() {
 		return
 	}
-	if now, ok := c.stamps(hs); !ok || !maps.Equal(now, stamps) {
+	if now, ok := c.stamps(ctx, hs); !ok || !maps.Equal(now, stamps) {
 		return
 	}
 	m.want, m.stamps, m.at = want, stamps, time.Now()
@@ -99,7 +99,7 @@ func (c *Cache) lastIdle(stamps map[string]uint64) (Outcome, bool) {
 // did not (planChanged). It returns the stamps to note the pass with.
 func (h *Hosts) planFor(ctx context.Context, want *place.Desired, replace Placer) (Outcome, map[string]uint64) {
 	c := h.cached()
-	stamps, _ := c.stamps(h.Drivers)
+	stamps, _ := c.stamps(ctx, h.Drivers)
 	if out, ok := c.idleFor(want, stamps); ok {
 		return out, stamps
 	}

@@ -78,7 +78,10 @@ func ConnectWatchingWith(opts WatchOptions) func(ctx context.Context, topo *sche
 func watchDocker(ctx context.Context, key string, d *docker.Driver, cache *Cache, w *waker, log *slog.Logger) {
 	on := func(c docker.Change) {
 		var what Change
-		if c.Containers {
+		switch {
+		case c.Containers && len(c.ContainerIDs) > 0 && !c.Gap:
+			cache.ChangedContainers(key, c.ContainerIDs...)
+		case c.Containers:
 			what |= ContainersChanged
 		}
 		if c.Networks {
@@ -92,7 +95,9 @@ func watchDocker(ctx context.Context, key string, d *docker.Driver, cache *Cache
 			what = AllChanged
 			cache.Watching(key, "docker", !c.Down)
 		}
-		cache.Changed(key, what)
+		if what != 0 {
+			cache.Changed(key, what)
+		}
 		if c.Wake {
 			w.notify()
 		}
