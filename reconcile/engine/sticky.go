@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/reconcile/place"
@@ -19,7 +21,44 @@ type Placer func(pins place.Pins) (*place.Desired, error)
 // several hosts, placed elsewhere before pins existed, the host running
 // its container wins, else the first host by key); a container's address
 // on each network is pinned to it (kept when it is a static one).
+//
+// The pins are shared with the callers that read the same lists (the
+// answer is remembered for the lists it was read from): never change them.
 func PinsOf(obs plan.Observed) place.Pins {
+	from := make([]listsOf, 0, len(obs))
+	for _, key := range slices.Sorted(maps.Keys(obs)) {
+		st := obs[key]
+		from = append(from, listsOf{key, unsafe.SliceData(st.Containers), len(st.Containers), unsafe.SliceData(st.Volumes), len(st.Volumes)})
+	}
+	lastPins.Lock()
+	defer lastPins.Unlock()
+	if !slices.Equal(lastPins.from, from) {
+		lastPins.from, lastPins.pins = from, readPins(obs)
+	}
+	return lastPins.pins
+}
+
+// lastPins is the last answer of PinsOf and the lists it read. Observations
+// share lists: a pass answered from memory, a partial pass and the daemon
+// reading a pass's observation read the same ones, and reading 30,000
+// containers' pins took 35-70 ms.
+var lastPins struct {
+	sync.Mutex
+	from []listsOf
+	pins place.Pins
+}
+
+// listsOf names the lists of one host by identity (the same array, the
+// same length: the same list, as lists are never changed once observed).
+type listsOf struct {
+	key        string
+	containers *drivers.Container
+	nc         int
+	volumes    *drivers.Volume
+	nv         int
+}
+
+func readPins(obs plan.Observed) place.Pins {
 	pins := place.Pins{Hosts: map[string]string{}, Addresses: map[string]string{}}
 	running := map[string]string{}
 	for _, key := range slices.Sorted(maps.Keys(obs)) {

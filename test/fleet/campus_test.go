@@ -87,7 +87,8 @@ func renseiExe(tb testing.TB) string { return renseibin.Path(tb) }
 // BenchmarkCampusPush: a daemon enforcing a 10,000-student campus (30,000
 // containers on 10 simulated hosts) gets a push that adds one student to
 // one course; the time from the pushed ref to the student's containers
-// made and every host reported converged. The evaluation runs in a child
+// made and every host's report on the status branch converged at the
+// pushed commit (the daemon's passes until then). The evaluation runs in a child
 // process as `rensei daemon`'s does: the whole revision (full), or only
 // the changed file (incremental, engine.Incremental); for a repository
 // whose Jsonnet is cheap (ids made with '+') and one where it is not
@@ -142,11 +143,28 @@ func BenchmarkCampusPush(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				students++
-				repo.Push("one more student", map[string]string{"environments/c042.jsonnet": campusCourse(42, students, format)})
+				sha := repo.Push("one more student", map[string]string{"environments/c042.jsonnet": campusCourse(42, students, format)})
 				b.StartTimer()
+				// Converged and reported: every host's report on the
+				// status branch converged at the pushed commit, as the
+				// soak measures it (the pass after, which finds
+				// nothing to do, is not counted).
 				start := time.Now()
+				for i := 0; ; i++ {
+					d.Pass(ctx)
+					took := time.Since(start)
+					b.StopTimer()
+					if n, all := reportsAt(b, repo.Bare(), sha); n == campusSites && all == campusSites {
+						total += took
+						break
+					}
+					if i == 5 {
+						b.Fatal("not converged and reported in 5 passes")
+					}
+					b.StartTimer()
+				}
 				converge()
-				total += time.Since(start)
+				b.StartTimer()
 			}
 			b.ReportMetric(total.Seconds()*1000/float64(b.N), "push-to-converged-ms")
 			if mode == "incremental" {
