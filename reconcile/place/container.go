@@ -27,14 +27,35 @@ func VolumeName(env, group, instance string, v schema.Volume) string {
 // groupSpec is what every instance of a group shares, worked out once
 // per group rather than once per instance.
 type groupSpec struct {
-	e    *schema.Environment
-	t    *schema.Tenant
-	g    *schema.Group
-	nets map[string]*netPlacement // the environment's, by name
+	e *schema.Environment
+	t *schema.Tenant
+	g *schema.Group
 
 	res     schema.Resources
 	content contentTail
 	env     []envVar // sorted by name
+	// attach are the attachments every instance makes, in order.
+	attach []attachSpec
+	// files are every instance's files, shared, when none holds a
+	// placement reference (fillReferences then writes back only what they
+	// hold, and nothing writes to a spec's files after placement); nil
+	// when each instance needs its own.
+	files []drivers.File
+	// ports are the port bindings of the group's instances on each host
+	// (shared by the instances on it), made on first use.
+	ports map[*hostRef][]drivers.PortBinding
+	// refers: the instances want static addresses or may hold placement
+	// references, which are resolved by instance (placer.instances).
+	refers bool
+}
+
+// attachSpec is one network attachment of a group's instances: to the
+// network np (a its attachment), or, when np is nil, to the environment's
+// implicit default network on their host (named local).
+type attachSpec struct {
+	a     *schema.Attachment
+	np    *netPlacement
+	local string
 }
 
 // envVar is one variable of a group's containers: the same "NAME=value"
@@ -45,7 +66,7 @@ type envVar struct {
 }
 
 func (p *placer) groupSpec(e *schema.Environment, t *schema.Tenant, g *schema.Group, nets map[string]*netPlacement) *groupSpec {
-	gs := &groupSpec{e: e, t: t, g: g, nets: nets, res: p.resources(g), content: newContentTail(g)}
+	gs := &groupSpec{e: e, t: t, g: g, res: p.resources(g), content: newContentTail(g)}
 	// The group's own variables win over Rensei's (validation forbids
 	// RENSEI_* in a group, but placement does not rely on it).
 	env := map[string]string{"RENSEI_ENV": e.Name, "RENSEI_GROUP": g.Name, "RENSEI_INSTANCE": "", "RENSEI_SITE": "", "RENSEI_HOST": ""}
@@ -58,7 +79,69 @@ func (p *placer) groupSpec(e *schema.Environment, t *schema.Tenant, g *schema.Gr
 		}
 		gs.env = append(gs.env, v)
 	}
+	gs.attach = attachments(e, g, nets)
+	fileRefs := slices.ContainsFunc(g.Files, func(f schema.File) bool { return strings.Contains(f.Content, refPrefix) })
+	if len(g.Files) > 0 && !fileRefs {
+		gs.files = filesOf(g)
+	}
+	gs.refers = fileRefs || slices.ContainsFunc(g.Networks, func(a schema.Attachment) bool { return a.Static })
+	for _, v := range g.Env {
+		gs.refers = gs.refers || strings.Contains(v, refPrefix)
+	}
 	return gs
+}
+
+// attachments lists the attachments every instance of g makes: those to
+// a network of the environment (the others are reported by validation),
+// or, for a group without networks, to the implicit default network.
+func attachments(e *schema.Environment, g *schema.Group, nets map[string]*netPlacement) []attachSpec {
+	attach := g.Networks
+	if len(attach) == 0 {
+		if nets[DefaultNetwork] == nil {
+			return []attachSpec{{local: DockerNetwork(e.Name, DefaultNetwork)}}
+		}
+		attach = []schema.Attachment{{Network: DefaultNetwork}}
+	}
+	var out []attachSpec
+	for i := range attach {
+		if np := nets[attach[i].Network]; np != nil {
+			out = append(out, attachSpec{a: &attach[i], np: np})
+		}
+	}
+	return out
+}
+
+// filesOf is the files of an instance of g, placement references unfilled.
+func filesOf(g *schema.Group) []drivers.File {
+	out := make([]drivers.File, len(g.Files))
+	for i, f := range g.Files {
+		mode := int64(f.Mode)
+		if mode == 0 {
+			mode = 0o644
+		}
+		out[i] = drivers.File{Path: f.Path, Content: f.Content, Mode: mode}
+	}
+	return out
+}
+
+// portsOn is the port bindings of the group's instances on h.
+func (gs *groupSpec) portsOn(h *hostRef) []drivers.PortBinding {
+	if out, ok := gs.ports[h]; ok {
+		return out
+	}
+	out := make([]drivers.PortBinding, len(gs.g.Ports))
+	for i, port := range gs.g.Ports {
+		proto := port.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		out[i] = drivers.PortBinding{Container: port.Container, Host: port.Host, Protocol: proto, HostIP: publishAddress(h.spec)}
+	}
+	if gs.ports == nil {
+		gs.ports = map[*hostRef][]drivers.PortBinding{}
+	}
+	gs.ports[h] = out
+	return out
 }
 
 // envOf is the environment of one instance of the group, sorted by name.
@@ -80,7 +163,7 @@ func (gs *groupSpec) envOf(inst string, h *hostRef) []string {
 }
 
 func (p *placer) instance(gs *groupSpec, inst string, h *hostRef) {
-	e, t, g, nets := gs.e, gs.t, gs.g, gs.nets
+	e, t, g := gs.e, gs.t, gs.g
 	name := ContainerName(e.Name, g.Name, inst)
 	res := gs.res
 	d := p.policy.Defaults
@@ -104,29 +187,36 @@ func (p *placer) instance(gs *groupSpec, inst string, h *hostRef) {
 			c.StopSignal = "SIGTERM"
 		}
 	}
-	attach := g.Networks
-	if len(attach) == 0 {
-		attach = []schema.Attachment{{Network: DefaultNetwork}}
-		if nets[DefaultNetwork] == nil {
-			p.localNetwork(e, h)
-			c.Networks = append(c.Networks, drivers.NetworkAttach{Network: DockerNetwork(e.Name, DefaultNetwork), Aliases: []string{g.Name, c.Hostname}})
-		}
+	var aliases []string
+	if len(gs.attach) > 0 {
+		c.Networks = make([]drivers.NetworkAttach, 0, len(gs.attach))
+		// Shared by every attachment without aliases of its own:
+		// nothing writes to a spec's aliases.
+		aliases = []string{g.Name, c.Hostname}
 	}
-	for _, a := range attach {
-		np := nets[a.Network]
-		if np == nil {
-			continue // the implicit default network, or reported by validation
+	for _, at := range gs.attach {
+		if at.np == nil {
+			p.localNetwork(e, h, at.local)
+			c.Networks = append(c.Networks, drivers.NetworkAttach{Network: at.local, Aliases: aliases})
+			continue
 		}
+		a := at.a
 		if a.Static && a.Address != "" {
 			p.problem(e.Source, "environment %q: group %q: network %q: static: true and address %s: choose one", e.Name, g.Name, a.Network, a.Address)
 		}
-		np.use(h, a.Address == "" && !a.Static)
-		aliases := append([]string{g.Name, c.Hostname}, a.Aliases...)
-		c.Networks = append(c.Networks, drivers.NetworkAttach{Network: DockerNetwork(e.Name, a.Network), IPv4: a.Address, Aliases: aliases})
+		at.np.use(h, a.Address == "" && !a.Static)
+		own := aliases
+		if len(a.Aliases) > 0 {
+			own = append(append(make([]string, 0, 2+len(a.Aliases)), aliases...), a.Aliases...)
+		}
+		c.Networks = append(c.Networks, drivers.NetworkAttach{Network: at.np.docker, IPv4: a.Address, Aliases: own})
 		if a.Static {
 			// Given from the static block once every instance is placed.
-			np.statics = append(np.statics, staticWant{host: h, container: name, instance: PinKey(e.Name, g.Name, inst)})
+			at.np.statics = append(at.np.statics, staticWant{host: h, container: name, instance: PinKey(e.Name, g.Name, inst)})
 		}
+	}
+	if len(g.Volumes) > 0 {
+		c.Mounts = make([]drivers.Mount, 0, len(g.Volumes))
 	}
 	for _, v := range g.Volumes {
 		vol := VolumeName(e.Name, g.Name, inst, v)
@@ -137,23 +227,23 @@ func (p *placer) instance(gs *groupSpec, inst string, h *hostRef) {
 			labels[drivers.LabelInstance] = inst
 		}
 		h.out.Volumes = append(h.out.Volumes, drivers.VolumeSpec{Name: vol, Labels: p.labels(labels, "")})
-		p.countVolume(t, h.key+"/"+vol)
-	}
-	for _, f := range g.Files {
-		mode := int64(f.Mode)
-		if mode == 0 {
-			mode = 0o644
+		if p.usageOf(t) != nil {
+			p.countVolume(t, h.key+"/"+vol)
 		}
-		c.Files = append(c.Files, drivers.File{Path: f.Path, Content: f.Content, Mode: mode})
 	}
-	for _, port := range g.Ports {
-		proto := port.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		c.Ports = append(c.Ports, drivers.PortBinding{Container: port.Container, Host: port.Host, Protocol: proto, HostIP: publishAddress(h.spec)})
+	switch {
+	case gs.files != nil:
+		c.Files = gs.files
+	case len(g.Files) > 0:
+		// fillReferences writes each instance's own references into them.
+		c.Files = filesOf(g)
+	}
+	if len(g.Ports) > 0 {
+		c.Ports = gs.portsOn(h)
+	}
+	for _, port := range c.Ports {
 		if port.Host != 0 {
-			key := fmt.Sprintf("%s/%d", proto, port.Host)
+			key := fmt.Sprintf("%s/%d", port.Protocol, port.Host)
 			if other, dup := h.ports[key]; dup {
 				p.problem(e.Source, "environment %q: group %q: host port %s on %s is also published by %s", e.Name, g.Name, key, h.key, other)
 			}
@@ -168,7 +258,9 @@ func (p *placer) instance(gs *groupSpec, inst string, h *hostRef) {
 	c.Labels[drivers.LabelInstance] = inst
 	c.Labels[drivers.LabelContent] = p.dig.content(gs.content, inst)
 	h.out.Containers = append(h.out.Containers, c)
-	p.instances[PinKey(e.Name, g.Name, inst)] = instanceRef{host: h, container: name}
+	if p.instances != nil {
+		p.instances[PinKey(e.Name, g.Name, inst)] = instanceRef{host: h, container: name}
+	}
 }
 
 // seal labels a finished container spec: the fields' digests and the
@@ -190,11 +282,10 @@ func publishAddress(h schema.Host) string {
 	return DefaultPublish
 }
 
-// localNetwork adds the environment's implicit default network to h: a
-// bridge of the environment on that host alone, whose subnet Docker
-// allocates (no overlay, no tunnel).
-func (p *placer) localNetwork(e *schema.Environment, h *hostRef) {
-	name := DockerNetwork(e.Name, DefaultNetwork)
+// localNetwork adds the environment's implicit default network, whose
+// Docker name is name, to h: a bridge of the environment on that host
+// alone, whose subnet Docker allocates (no overlay, no tunnel).
+func (p *placer) localNetwork(e *schema.Environment, h *hostRef, name string) {
 	for _, n := range h.out.Networks {
 		if n.Name == name {
 			return
@@ -308,10 +399,39 @@ func (p *placer) finish() {
 		for i := range out.Containers {
 			p.seal(&out.Containers[i])
 		}
-		sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
+		sortByName(out.Containers)
 		sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
 		sort.Slice(out.Tunnels, func(i, j int) bool { return out.Tunnels[i].Name < out.Tunnels[j].Name })
 		out.Volumes = dedupVolumes(out.Volumes)
+	}
+}
+
+// sortByName sorts containers by name (unique, so any sort gives the one
+// order), moving each spec at most once: a spec is large to swap.
+func sortByName(cs []drivers.ContainerSpec) {
+	// from[i] is the index of the spec that goes to i.
+	from := make([]int32, len(cs))
+	for i := range from {
+		from[i] = int32(i)
+	}
+	slices.SortFunc(from, func(a, b int32) int { return strings.Compare(cs[a].Name, cs[b].Name) })
+	for i := range from {
+		if from[i] == int32(i) {
+			continue
+		}
+		// Follow the cycle through i, moving each spec into place.
+		held := cs[i]
+		j := i
+		for {
+			k := int(from[j])
+			from[j] = int32(j)
+			if k == i {
+				cs[j] = held
+				break
+			}
+			cs[j] = cs[k]
+			j = k
+		}
 	}
 }
 

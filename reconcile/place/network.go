@@ -21,6 +21,7 @@ const autoVNIBase = 1 << 12
 type netPlacement struct {
 	env    *schema.Environment
 	net    *schema.Network
+	docker string // DockerNetwork's name for it, shared by every spec
 	vni    int
 	mtu    int
 	static netip.Prefix
@@ -52,7 +53,7 @@ func BridgeName(vni int) string { return "rs-br-" + strconv.Itoa(vni) }
 func TunnelName(vni int) string { return "rs-vx-" + strconv.Itoa(vni) }
 
 func (p *placer) network(e *schema.Environment, n *schema.Network) *netPlacement {
-	np := &netPlacement{env: e, net: n, vni: n.VNI, mtu: n.MTU, hosts: map[string]*hostRef{}, count: map[string]int{}, candidates: map[string]bool{}}
+	np := &netPlacement{env: e, net: n, docker: DockerNetwork(e.Name, n.Name), vni: n.VNI, mtu: n.MTU, hosts: map[string]*hostRef{}, count: map[string]int{}, candidates: map[string]bool{}}
 	if np.mtu == 0 {
 		np.mtu = schema.DefaultMTU
 	}
@@ -126,7 +127,7 @@ func (p *placer) finishNetwork(np *netPlacement) {
 		}
 		h := np.hosts[k]
 		spec := drivers.NetworkSpec{
-			Name:    DockerNetwork(np.env.Name, np.net.Name),
+			Name:    np.docker,
 			Bridge:  BridgeName(np.vni),
 			Subnet:  np.net.Subnet,
 			IPRange: block.String(),

@@ -282,8 +282,11 @@ type placer struct {
 	// placed are the instances in the order their hosts were chosen,
 	// made into container specs once every host is chosen (build).
 	placed []placed
-	// instances are the placed instances, by "env/group/instance".
+	// instances are the placed instances, by "env/group/instance": made
+	// only when indexed, for what reads it (static addresses, placement
+	// references, access rows).
 	instances map[string]instanceRef
+	indexed   bool
 	specs     map[string]*drivers.ContainerSpec // by name, once all are placed
 
 	dig digester
@@ -301,7 +304,7 @@ func newPlacer(t *schema.Topology, opts Options) *placer {
 	}
 	p := &placer{opts: opts, topo: t, out: &Desired{Commit: opts.Commit, Pinned: opts.Pins.digest()}, hosts: map[string]*hostRef{}, envSrc: map[string]schema.Source{},
 		bySite: map[string][]*hostRef{}, vnis: map[int]string{}, explicitVNI: map[int]bool{}, policy: policy.WithDefaults(), usage: map[string]*usage{},
-		instances: map[string]instanceRef{}, containerLabels: 7}
+		containerLabels: 7}
 	if opts.Commit != "" {
 		p.containerLabels++
 	}
@@ -364,6 +367,7 @@ func (p *placer) env(e *schema.Environment) {
 	if st.State != Active {
 		return
 	}
+	p.indexed = p.indexed || e.Access != nil
 	nets := map[string]*netPlacement{}
 	for i := range e.Networks {
 		np := p.network(e, &e.Networks[i])
@@ -461,6 +465,7 @@ func (p *placer) group(e *schema.Environment, t *schema.Tenant, g *schema.Group,
 		return // reported by validation
 	}
 	gs := p.groupSpec(e, t, g, nets)
+	p.indexed = p.indexed || gs.refers
 	res := gs.res
 	cpus, mem := res.CPUs, float64(res.Memory.N)
 	for _, a := range g.Networks {
@@ -565,7 +570,9 @@ func (p *placer) build() {
 		h.out.Containers = make([]drivers.ContainerSpec, 0, h.placedContainers)
 		h.out.Volumes = make([]drivers.VolumeSpec, 0, h.placedVolumes)
 	}
-	p.instances = make(map[string]instanceRef, len(p.placed))
+	if p.indexed {
+		p.instances = make(map[string]instanceRef, len(p.placed))
+	}
 	for _, pl := range p.placed {
 		p.instance(pl.gs, pl.inst, pl.h)
 	}
