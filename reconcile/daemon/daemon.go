@@ -151,7 +151,6 @@ type Daemon struct {
 	fellBack    bool                    // fallback to the last enforced revision was tried
 	approvals   map[string]bool         // "<commit> <what>" approvals found on the status branch
 	pins        place.Pins              // where instances' data was in the last pass
-	pinsFrom    plan.Observed           // the idle pass's observation pins were read from (its identity is the memo's key)
 	leases      map[string]time.Time    // hosts this daemon holds, until when
 	others      map[string]status.Lease // hosts another daemon holds
 	warnings    map[string]string       // faults that did not stop enforcement, by kind

@@ -129,7 +129,7 @@ func (d *Daemon) probeLinks(ctx context.Context, want *place.Desired, hosts *eng
 		found := probe.Faults(l.targets, out.Observed)
 		l.sound = nil
 		if len(found) == 0 && out.Plan.Empty() {
-			l.sound = out.Observed // only an idle pass's comes back (see notePins)
+			l.sound = out.Observed // only an idle pass's comes back (the engine's memory)
 		}
 		known := map[string]bool{}
 		if len(found) > 0 {

@@ -140,7 +140,7 @@ func (d *Daemon) pass(ctx context.Context) string {
 	}
 	// Keep the placement with the hosts' pins: the next pass starts from it.
 	cand.want = out.Want
-	d.notePins(out.Observed, out.Plan.Empty())
+	d.notePins(out.Observed)
 	d.cfg.Metrics.drift(out.Plan.Changes())
 	if !out.Plan.Empty() {
 		d.cfg.Metrics.applied(out.Applied)
@@ -484,20 +484,10 @@ func (d *Daemon) replace(rev *revision, now time.Time) error {
 	return nil
 }
 
-// notePins keeps where the instances' data is, as obs shows it. A pass
-// answered from the engine's memory gives back the very observation of
-// the pass before (the same map, never changed after a pass returned it):
-// its pins are the ones kept. The engine remembers only a pass with
-// nothing to do (idle), so only such a pass's observation is kept to be
-// recognised (the engine holds it anyway); another one is let go.
-func (d *Daemon) notePins(obs plan.Observed, idle bool) {
-	if !sameObservation(obs, d.pinsFrom) {
-		d.pins = engine.PinsOf(obs)
-	}
-	d.pinsFrom = nil
-	if idle {
-		d.pinsFrom = obs
-	}
+// notePins keeps where the instances' data is, as obs shows it (read once
+// per lists: engine.PinsOf remembers them).
+func (d *Daemon) notePins(obs plan.Observed) {
+	d.pins = engine.PinsOf(obs)
 }
 
 // reports builds one report per host of want among hosts.

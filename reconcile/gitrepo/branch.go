@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // Files is the tree of a branch's tip as an update sees it: Read returns
@@ -118,7 +119,8 @@ func (r *Remote) UpdateBranch(ctx context.Context, branch string, u Update, fn f
 
 // attempt builds one commit on the cached tip and pushes it. The caller holds r.mu.
 func (r *Remote) attempt(ctx context.Context, branch string, u Update, fn func(*Files) (string, error)) (string, error) {
-	s := r.cache.Storer
+	// What the commit adds is recorded: only that is pushed.
+	s := &recorder{EncodedObjectStorer: r.cache.Storer}
 	tip := r.tracked(branch)
 	tree := plumbing.ZeroHash
 	if !tip.IsZero() {
@@ -146,10 +148,24 @@ func (r *Remote) attempt(ctx context.Context, branch string, u Update, fn func(*
 	if err != nil {
 		return "", fmt.Errorf("branch %s: commit: %w", branch, err)
 	}
-	if err := r.pushLocked(ctx, branch, h, tip); err != nil {
+	if err := r.pushObjects(ctx, branch, h, tip, s.written); err != nil {
 		return "", err
 	}
 	return h.String(), nil
+}
+
+// recorder is a storer that notes the objects written through it.
+type recorder struct {
+	storer.EncodedObjectStorer
+	written []plumbing.Hash
+}
+
+func (r *recorder) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	h, err := r.EncodedObjectStorer.SetEncodedObject(o)
+	if err == nil {
+		r.written = append(r.written, h)
+	}
+	return h, err
 }
 
 // ReadBranch fetches the remote's branch and returns its tip's commit and

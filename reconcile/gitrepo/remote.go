@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,7 +19,10 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	gitclient "github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -335,39 +339,69 @@ func (r *Remote) IsAncestor(a, b string) (bool, error) {
 // (not a fast-forward, or its old value did not match).
 var ErrPushRejected = errors.New("push rejected: the branch moved")
 
-// pushLocked updates the remote's branch to hash, only if it still points
-// at old (plumbing.ZeroHash: only if it does not exist yet). The caller
-// holds r.mu. A branch that moved meanwhile is ErrPushRejected.
-func (r *Remote) pushLocked(ctx context.Context, branch string, hash, old plumbing.Hash) error {
+// pushObjects updates the remote's branch from old to hash, sending only
+// objs (what the commit added: it was built on old, which the remote has).
+// go-git's push finds what to send by walking everything reachable from
+// the remote's refs, which grows with every commit of the status branch;
+// this costs what was written. The remote's compare-and-swap of the ref
+// (and a check of its advertised tip first) makes a moved branch
+// ErrPushRejected. The caller holds r.mu.
+func (r *Remote) pushObjects(ctx context.Context, branch string, hash, old plumbing.Hash, objs []plumbing.Hash) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	// A local ref the push reads from; tracking it also keeps hash reachable
-	// in the cache. It is this process's own, so that two daemons sharing
-	// a state directory never push each other's commit.
-	local := plumbing.ReferenceName(fmt.Sprintf("refs/rensei/push/%d/%s", os.Getpid(), branch))
-	if err := r.cache.Storer.SetReference(plumbing.NewHashReference(local, hash)); err != nil {
-		return fmt.Errorf("remote %s: push %s: %w", r.name, branch, err)
+	fail := func(err error) error {
+		if isRejected(err) {
+			return fmt.Errorf("remote %s: push %s: %w", r.name, branch, ErrPushRejected)
+		}
+		return fmt.Errorf("remote %s: push %s: %w: %v", r.name, branch, ErrRemoteUnreachable, r.scrub(err))
+	}
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return fail(err)
+	}
+	cli, err := gitclient.NewClient(ep)
+	if err != nil {
+		return fail(err)
+	}
+	sess, err := cli.NewReceivePackSession(ep, r.auth)
+	if err != nil {
+		return fail(err)
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return fail(err)
 	}
 	dst := plumbing.NewBranchReferenceName(branch)
-	rem := git.NewRemote(r.cache.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{r.url}})
-	opts := &git.PushOptions{
-		RefSpecs: []config.RefSpec{config.RefSpec(fmt.Sprintf("%s:%s", local, dst))},
-		Auth:     r.auth,
-		RequireRemoteRefs: []config.RefSpec{
-			config.RefSpec(fmt.Sprintf("%s:%s", old, dst)),
-		},
+	refs, err := ar.AllReferences()
+	if err != nil {
+		return fail(err)
 	}
-	if old.IsZero() {
-		opts.RequireRemoteRefs = nil
+	if ref, ok := refs[dst]; ok && ref.Hash() != old || !ok && !old.IsZero() {
+		return fmt.Errorf("remote %s: push %s: the branch moved: %w", r.name, branch, ErrPushRejected)
 	}
-	err := rem.PushContext(ctx, opts)
-	switch {
-	case err == nil:
-	case errors.Is(err, git.NoErrAlreadyUpToDate):
-	case isRejected(err):
-		return fmt.Errorf("remote %s: push %s: %w", r.name, branch, ErrPushRejected)
-	default:
-		return fmt.Errorf("remote %s: push %s: %w: %v", r.name, branch, ErrRemoteUnreachable, r.scrub(err))
+	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	req.Commands = []*packp.Command{{Name: dst, Old: old, New: hash}}
+	pr, pw := io.Pipe()
+	req.Packfile = pr
+	encoded := make(chan error, 1)
+	go func() {
+		_, err := packfile.NewEncoder(pw, r.cache.Storer, false).Encode(objs, 10)
+		encoded <- pw.CloseWithError(err)
+	}()
+	rs, err := sess.ReceivePack(ctx, req)
+	if err != nil {
+		pr.Close() // unblocks the encoder
+		<-encoded
+		return fail(err)
+	}
+	if err := <-encoded; err != nil {
+		return fail(err)
+	}
+	if rs != nil {
+		if err := rs.Error(); err != nil {
+			return fail(err)
+		}
 	}
 	// The remote now has hash: record it as the tracking ref, so the next
 	// rebuild starts from it without a fetch.

@@ -3,6 +3,7 @@ package gitrepo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,6 +179,43 @@ func TestUpdateBranchCompareAndSwap(t *testing.T) {
 	}
 	if _, err := a.ReadBranch(ctx, "nope"); !errors.Is(err, gitrepo.ErrNoBranch) {
 		t.Errorf("missing branch: %v, want ErrNoBranch", err)
+	}
+}
+
+// TestUpdateBranchPushesWhatItWrote: each update sends the objects its
+// commit added (not a walk of the remote's history): after many updates
+// from two writers over plain and file:// URLs, the remote is complete
+// (git fsck) and every file holds its last content.
+func TestUpdateBranchPushesWhatItWrote(t *testing.T) {
+	bare, work := bareRemote(t)
+	ctx := context.Background()
+	var writers []*gitrepo.Remote
+	for _, url := range []string{bare, "file://" + bare} {
+		r, err := gitrepo.OpenRemote(url, t.TempDir(), gitrepo.Credentials{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writers = append(writers, r)
+	}
+	for i := range 40 {
+		r := writers[i%2]
+		path := fmt.Sprintf("reports/site-%d/h.json", i%5)
+		if _, err := r.UpdateBranch(ctx, "status", gitrepo.Update{}, func(f *gitrepo.Files) (string, error) {
+			f.Write(path, []byte(fmt.Sprint(i)))
+			f.Write("leases/all.json", []byte(fmt.Sprint("lease ", i)))
+			return fmt.Sprint("update ", i), nil
+		}); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	git(t, work, "-C", bare, "fsck", "--strict", "--no-dangling")
+	if n := strings.TrimSpace(git(t, work, "-C", bare, "rev-list", "--count", "status")); n != "40" {
+		t.Errorf("%s commits on status, want 40", n)
+	}
+	for site, want := range []string{"35", "36", "37", "38", "39"} {
+		if got := git(t, work, "-C", bare, "show", fmt.Sprintf("status:reports/site-%d/h.json", site)); got != want {
+			t.Errorf("site-%d: %q, want %q", site, got, want)
+		}
 	}
 }
 
