@@ -35,31 +35,28 @@ type Change struct {
 	Down bool
 }
 
-// Watch filters. Containers by the managed label (container events carry
-// the container's labels); networks and volumes cannot be filtered by
-// label (their events carry none), so every create, destroy, connect and
-// disconnect comes through: a foreign object costs a spurious relist.
-// A connect or disconnect changes the containers' list (their networks).
-// Image events can only be filtered by kind: the few there are each cost
-// a relist of containers.
+// Watch filters: one stream per engine (each stream costs a connection
+// and three goroutines, and a fleet's daemon watches a hundred engines).
+// The engine ORs values of one filter and ANDs different filters, so the
+// managed label cannot be asked of it (network, volume and image events
+// carry no labels): change drops the events of containers Rensei does not
+// own. Networks and volumes: every create, destroy, connect and disconnect
+// comes through, and a foreign object costs a spurious relist. A connect
+// or disconnect changes the containers' list (their networks). Image
+// events: a tag moved away from the image a container runs makes the
+// engine list that container's image by ID.
 var watchFilters = []filters.Args{
 	filters.NewArgs(
-		filters.Arg("type", string(events.ContainerEventType)),
-		filters.Arg("label", drivers.LabelManaged+"=true"),
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("type", string(events.NetworkEventType)),
+		filters.Arg("type", string(events.VolumeEventType)), filters.Arg("type", string(events.ImageEventType)),
+		// containers
 		filters.Arg("event", "create"), filters.Arg("event", "start"), filters.Arg("event", "restart"),
 		filters.Arg("event", "die"), filters.Arg("event", "stop"), filters.Arg("event", "kill"),
 		filters.Arg("event", "oom"), filters.Arg("event", "destroy"), filters.Arg("event", "pause"),
 		filters.Arg("event", "unpause"), filters.Arg("event", "rename"), filters.Arg("event", "update"),
-	),
-	filters.NewArgs(
-		filters.Arg("type", string(events.NetworkEventType)), filters.Arg("type", string(events.VolumeEventType)),
-		filters.Arg("event", "create"), filters.Arg("event", "destroy"),
+		// networks and volumes (create, destroy too)
 		filters.Arg("event", "connect"), filters.Arg("event", "disconnect"),
-	),
-	// A tag moved away from the image a container runs makes the engine
-	// list that container's image by ID.
-	filters.NewArgs(
-		filters.Arg("type", string(events.ImageEventType)),
+		// images
 		filters.Arg("event", "tag"), filters.Arg("event", "untag"), filters.Arg("event", "delete"),
 		filters.Arg("event", "load"), filters.Arg("event", "pull"), filters.Arg("event", "import"),
 	),
@@ -70,6 +67,9 @@ func change(m events.Message) (Change, bool) {
 	var c Change
 	switch m.Type {
 	case events.ContainerEventType:
+		if m.Actor.Attributes[drivers.LabelManaged] != "true" {
+			return c, false // not Rensei's (container events carry the labels)
+		}
 		c.Containers = true
 		if m.Actor.ID != "" {
 			c.ContainerIDs = []string{m.Actor.ID}

@@ -2,8 +2,11 @@ package netlink
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	vnl "github.com/vishvananda/netlink"
@@ -200,100 +203,157 @@ func (t *Tunnels) WatchChanges(ctx context.Context, on func(Change)) error {
 	return nil
 }
 
-// subscriptions are the open subscriptions of WatchChanges.
+// subscriptions is the open subscription of WatchChanges: one socket on
+// the namespace's link, neighbour, address and qdisc groups, read by one
+// goroutine. (One socket per group, as the netlink library's subscribe
+// functions open, costs a goroutine each with a 64 KiB receive buffer on
+// its stack: 50 MiB of stacks for a daemon watching 100 hosts.)
 type subscriptions struct {
 	done   chan struct{}
 	links  chan vnl.LinkUpdate
 	neighs chan vnl.NeighUpdate
-	addrs  chan vnl.AddrUpdate
-	tc     chan int // ifindex of a qdisc change; closed when its socket fails
-	tcSock *nl.NetlinkSocket
-	failed chan error // first subscription error
+	addrs  chan bool // an address changed: whether it may be an underlay (not link-local)
+	tc     chan int  // ifindex of a qdisc change
+	sock   *nl.NetlinkSocket
+	failed chan error // why the socket failed
 }
 
 func (s *subscriptions) close() {
 	close(s.done)
-	s.tcSock.Close()
+	s.sock.Close()
 	drain(s.links)
 	drain(s.neighs)
 	drain(s.addrs)
 	drain(s.tc)
 }
 
+// subscribe opens the subscription, asks for the existing links (owned
+// devices are learnt from them) and starts reading. A read that fails is
+// reported on failed and closes the channels.
 func (t *Tunnels) subscribe(ctx context.Context) (*subscriptions, error) {
-	ns := t.nsFD
+	sock, err := nl.SubscribeAt(t.nsFD, netns.None(), unix.NETLINK_ROUTE,
+		unix.RTNLGRP_LINK, unix.RTNLGRP_NEIGH, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_TC)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: subscribe to links, neighbours, addresses and qdiscs: %w", t.host, err)
+	}
+	_ = sock.SetReceiveBufferSize(1<<20, false) // a burst (many devices made at once) must not overflow it
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+	if err := sock.Send(req); err != nil {
+		sock.Close()
+		return nil, fmt.Errorf("host %s: list links: %w", t.host, err)
+	}
 	s := &subscriptions{
 		done:   make(chan struct{}),
 		links:  make(chan vnl.LinkUpdate, 256),
 		neighs: make(chan vnl.NeighUpdate, 256),
-		addrs:  make(chan vnl.AddrUpdate, 64),
+		addrs:  make(chan bool, 64),
 		tc:     make(chan int, 64),
+		sock:   sock,
 		failed: make(chan error, 1),
 	}
-	onErr := func(err error) {
-		if ctx.Err() != nil || notFromKernel(err) {
+	go s.read(ctx)
+	return s, nil
+}
+
+// read dispatches the socket's messages until it fails or is closed.
+func (s *subscriptions) read(ctx context.Context) {
+	defer func() {
+		close(s.links)
+		close(s.neighs)
+		close(s.addrs)
+		close(s.tc)
+	}()
+	fail := func(err error) {
+		select {
+		case <-s.done: // closed on purpose
+		default:
+			if ctx.Err() == nil {
+				s.failed <- err
+			}
+		}
+	}
+	for {
+		msgs, from, err := s.sock.Receive()
+		if err != nil {
+			fail(fmt.Errorf("receive: %w", err))
 			return
 		}
-		select {
-		case s.failed <- err:
-		default:
+		if from.Pid != nl.PidKernel {
+			continue // another socket's message, not the kernel's: nothing missed
 		}
-	}
-	fail := func(what string, err error) (*subscriptions, error) {
-		close(s.done)
-		if s.tcSock != nil {
-			s.tcSock.Close()
-		}
-		return nil, fmt.Errorf("host %s: subscribe to %s: %w", t.host, what, err)
-	}
-	// Owned devices are learnt from the existing links (ListExisting).
-	if err := vnl.LinkSubscribeWithOptions(s.links, s.done, vnl.LinkSubscribeOptions{Namespace: &ns, ErrorCallback: onErr, ListExisting: true}); err != nil {
-		return fail("links", err)
-	}
-	if err := vnl.NeighSubscribeWithOptions(s.neighs, s.done, vnl.NeighSubscribeOptions{Namespace: &ns, ErrorCallback: onErr}); err != nil {
-		drain(s.links)
-		return fail("neighbours", err)
-	}
-	if err := vnl.AddrSubscribeWithOptions(s.addrs, s.done, vnl.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: onErr}); err != nil {
-		drain(s.links)
-		drain(s.neighs)
-		return fail("addresses", err)
-	}
-	sock, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_ROUTE, unix.RTNLGRP_TC)
-	if err != nil {
-		drain(s.links)
-		drain(s.neighs)
-		drain(s.addrs)
-		return fail("qdiscs", err)
-	}
-	s.tcSock = sock
-	go func() {
-		defer close(s.tc)
-		for {
-			msgs, _, err := sock.Receive()
-			if err != nil {
-				select {
-				case <-s.done:
-				default:
-					onErr(fmt.Errorf("qdiscs: %w", err))
-				}
+		for _, m := range msgs {
+			if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+				fail(errors.New("the list of links was interrupted by a change"))
 				return
 			}
-			for _, m := range msgs {
-				switch m.Header.Type {
-				case unix.RTM_NEWQDISC, unix.RTM_DELQDISC:
-					if len(m.Data) >= nl.SizeofTcMsg {
-						select {
-						case s.tc <- int(nl.DeserializeTcMsg(m.Data).Ifindex):
-						case <-s.done:
-							return
-						}
+			hdr := unix.NlMsghdr(m.Header)
+			switch m.Header.Type {
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if errno := int32(nl.NativeEndian().Uint32(m.Data[:4])); errno != 0 {
+						fail(fmt.Errorf("list links: %w", syscall.Errno(-errno)))
+						return
 					}
+				}
+			case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+				link, err := vnl.LinkDeserialize(&hdr, m.Data)
+				if err != nil {
+					continue
+				}
+				select {
+				case s.links <- vnl.LinkUpdate{IfInfomsg: *nl.DeserializeIfInfomsg(m.Data), Header: hdr, Link: link}:
+				case <-s.done:
+					return
+				}
+			case unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH:
+				n, err := vnl.NeighDeserialize(m.Data)
+				if err != nil {
+					continue
+				}
+				select {
+				case s.neighs <- vnl.NeighUpdate{Type: m.Header.Type, Neigh: *n}:
+				case <-s.done:
+					return
+				}
+			case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+				select {
+				case s.addrs <- !linkLocalAddr(m.Data):
+				case <-s.done:
+					return
+				}
+			case unix.RTM_NEWQDISC, unix.RTM_DELQDISC:
+				if len(m.Data) < nl.SizeofTcMsg {
+					continue
+				}
+				select {
+				case s.tc <- int(nl.DeserializeTcMsg(m.Data).Ifindex):
+				case <-s.done:
+					return
 				}
 			}
 		}
-	}()
-	return s, nil
+	}
+}
+
+// linkLocalAddr reports whether an address message is about a link-local
+// address (IPv6 autoconfiguration makes and drops them with devices).
+func linkLocalAddr(data []byte) bool {
+	if len(data) < unix.SizeofIfAddrmsg {
+		return false
+	}
+	attrs, err := nl.ParseRouteAttr(data[unix.SizeofIfAddrmsg:])
+	if err != nil {
+		return false
+	}
+	for _, a := range attrs {
+		if a.Attr.Type == unix.IFA_ADDRESS || a.Attr.Type == unix.IFA_LOCAL {
+			if ip := net.IP(a.Value); ip.IsLinkLocalUnicast() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // follow reports the changes of one set of subscriptions until one of them
@@ -321,13 +381,13 @@ func (t *Tunnels) follow(ctx context.Context, s *subscriptions, on func(Change))
 			if isPeerEntry(u.Neigh) {
 				on(Change{Tunnels: true, Wake: devs[u.LinkIndex]})
 			}
-		case u, ok := <-s.addrs:
+		case underlay, ok := <-s.addrs:
 			if !ok {
 				return
 			}
 			// Link-local addresses come and go with devices (IPv6
 			// autoconfiguration); no underlay is one.
-			if !u.LinkAddress.IP.IsLinkLocalUnicast() {
+			if underlay {
 				on(Change{Addresses: true})
 			}
 		case idx, ok := <-s.tc:

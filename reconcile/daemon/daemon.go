@@ -165,6 +165,8 @@ type Daemon struct {
 	viewMemo      viewMemo
 	notedRefusal  string // the refusal last told
 	passErr       string // why the last pass could not run
+	busy          bool      // a pass changed something since memory was last given back
+	freedAt       time.Time // when it was
 
 	mu             sync.Mutex
 	lastPass       time.Time

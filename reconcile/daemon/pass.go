@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -55,8 +56,26 @@ func (d *Daemon) Pass(ctx context.Context) string {
 	d.mu.Unlock()
 	d.emit(d.refusalEvents(d.cfg.Now()))
 	d.refreshView()
+	d.returnMemory(result)
 	d.log.Debug("pass done", "result", result, "duration", took)
 	return result
+}
+
+// returnMemory gives the memory a busy stretch used back to the system
+// when the daemon is idle again, at most once a minute: Go hands freed
+// pages back slowly on its own, and after converging a fleet the resident
+// size stayed near its peak (198 MiB against a live heap of 88 MB on 100
+// hosts). It costs a full collection.
+func (d *Daemon) returnMemory(result string) {
+	if result != ResultConverged {
+		d.busy = true
+		return
+	}
+	if !d.busy || time.Since(d.freedAt) < time.Minute {
+		return
+	}
+	d.busy, d.freedAt = false, time.Now()
+	debug.FreeOSMemory()
 }
 
 func (d *Daemon) pass(ctx context.Context) string {

@@ -182,7 +182,7 @@ func OpenRemote(rawURL, stateDir string, creds Credentials) (*Remote, error) {
 
 // cacheObjects bounds the decoded Git objects a remote's cache keeps in
 // memory.
-const cacheObjects = 8 * cache.MiByte
+const cacheObjects = 2 * cache.MiByte
 
 // isLocalPath reports whether s names a directory rather than a URL.
 func isLocalPath(s string) bool {

@@ -293,7 +293,16 @@ func fleetDaemonProc(b *testing.B) {
 	b.ReportMetric(file, "idle-rss-file-MB")
 	if dir := os.Getenv("RENSEI_FLEET_PROFILE"); dir != "" {
 		p.saveHeapProfile(b, filepath.Join(dir, "fleet-daemon-heap.pb.gz"))
+		if resp, err := p.get("/debug/pprof/goroutine?debug=1"); err == nil {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			os.WriteFile(filepath.Join(dir, "fleet-daemon-goroutines.txt"), data, 0o644)
+		}
 	}
+	mib := func(name string) float64 { return m[name] / (1 << 20) }
+	b.Logf("the daemon's memory by the Go runtime: heap in use %.1f MiB, heap idle but not returned %.1f MiB, stacks %.1f MiB (%.0f goroutines), runtime metadata %.1f MiB, other %.1f MiB; total from the system %.1f MiB",
+		mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes")-mib("go_memstats_heap_released_bytes"), mib("go_memstats_stack_inuse_bytes"), m["go_goroutines"],
+		mib("go_memstats_mspan_inuse_bytes")+mib("go_memstats_mcache_inuse_bytes")+mib("go_memstats_gc_sys_bytes")+mib("go_memstats_buck_hash_sys_bytes"), mib("go_memstats_other_sys_bytes"), mib("go_memstats_sys_bytes"))
 	b.Logf("after 15 idle passes: RSS %.0f MiB (target ≤ 150: %.0f MiB its own, %.0f MiB of the binary and files mapped), heap in use %.0f MiB, peak RSS (converging %d containers) %.0f MiB", rss, anon, file, heap, 200*hosts, p.hwm(b))
 
 	soak := 10 * time.Minute
