@@ -231,6 +231,7 @@ var cacheDescs = []struct {
 }{
 	{prometheus.NewDesc("rensei_cache_hits_total", "Lists (and host probes) answered from the watch-fed cache.", nil, nil), func(s engine.CacheStats) int64 { return s.Hits }},
 	{prometheus.NewDesc("rensei_cache_lists_total", "Lists (and host probes) sent to the hosts: the first, after a change or a write, on schedule, or while a watch was down.", nil, nil), func(s engine.CacheStats) int64 { return s.Lists }},
+	{prometheus.NewDesc("rensei_cache_lookups_total", "Look-ups of the containers a watch event or Rensei's own change named, in place of a list of all of a host's containers.", nil, nil), func(s engine.CacheStats) int64 { return s.Lookups }},
 	{prometheus.NewDesc("rensei_cache_resyncs_total", "Scheduled relists of a host, compared with the cache.", nil, nil), func(s engine.CacheStats) int64 { return s.Resyncs }},
 	{prometheus.NewDesc("rensei_cache_gaps_total", "Watch failures (the host is listed on every pass until its watch is back).", nil, nil), func(s engine.CacheStats) int64 { return s.Gaps }},
 	{prometheus.NewDesc("rensei_cache_stale_total", "Relists that found the cache wrong although no event said so: a missed event (logged with the objects).", nil, nil), func(s engine.CacheStats) int64 { return s.Stale }},
