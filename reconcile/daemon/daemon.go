@@ -163,8 +163,8 @@ type Daemon struct {
 	viewWant      *place.Desired
 	viewRemaining plan.Plan
 	viewMemo      viewMemo
-	notedRefusal  string // the refusal last told
-	passErr       string // why the last pass could not run
+	notedRefusal  string    // the refusal last told
+	passErr       string    // why the last pass could not run
 	busy          bool      // a pass changed something since memory was last given back
 	freedAt       time.Time // when it was
 
