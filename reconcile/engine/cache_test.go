@@ -42,6 +42,27 @@ func newCachedFakes(keys ...string) *cachedFakes {
 	return cf
 }
 
+// hosts wraps the fakes with the cache as one deployment's hosts, their
+// watches up.
+func (cf *cachedFakes) hosts() *engine.Hosts {
+	hosts := cf.cache.Hosts(cf.raw, "")
+	for k := range cf.raw {
+		cf.cache.Watching(k, "test", true)
+	}
+	return hosts
+}
+
+// courseOnCache is a six-student course for two cached fake hosts.
+func courseOnCache(t *testing.T) (*cachedFakes, *engine.Hosts, *place.Desired) {
+	t.Helper()
+	cf := newCachedFakes("campus/h0", "cloud/h0")
+	want, err := place.Place(courseTopology(6), place.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf, cf.hosts(), want
+}
+
 func (cf *cachedFakes) lists(key string) int {
 	n := 0
 	for call, c := range cf.fakes[key].Calls {
@@ -140,16 +161,8 @@ func TestCacheEventRelists(t *testing.T) {
 // no list); the echo of a change already seen changes no version, so the
 // pass after is still answered from memory.
 func TestCacheLooksUpChangedContainers(t *testing.T) {
-	cf := newCachedFakes("campus/h0", "cloud/h0")
-	hosts := cf.cache.Hosts(cf.raw, "")
-	for k := range cf.raw {
-		cf.cache.Watching(k, "test", true)
-	}
+	cf, hosts, want := courseOnCache(t)
 	ctx := context.Background()
-	want, err := place.Place(courseTopology(6), place.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Converged() {
 		t.Fatalf("first pass:\n%s", render(out.Remaining))
 	}
@@ -377,16 +390,8 @@ func sameObserved(t *testing.T, got, want plan.Observed) {
 // answered from memory (no list, no plan); a change, a new desired state
 // or Rensei's own writes end that.
 func TestPassIdleMemo(t *testing.T) {
-	cf := newCachedFakes("campus/h0", "cloud/h0")
-	hosts := cf.cache.Hosts(cf.raw, "")
-	for k := range cf.raw {
-		cf.cache.Watching(k, "test", true)
-	}
+	cf, hosts, want := courseOnCache(t)
 	ctx := context.Background()
-	want, err := place.Place(courseTopology(6), place.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if out := engine.Pass(ctx, want, hosts, engine.Options{}); !out.Converged() || len(out.Applied.Done) == 0 {
 		t.Fatalf("first pass: converged %v, applied %d", out.Converged(), len(out.Applied.Done))
 	}

@@ -34,10 +34,7 @@ func TestPassPartial(t *testing.T) {
 				return // not counted: the check below sees how many were tested
 			}
 			cf := newCachedFakes("campus/h0", "campus/h1", "cloud/h0", "cloud/h1", "backup/h0", "backup/h1")
-			hosts := cf.cache.Hosts(cf.raw, "")
-			for k := range cf.raw {
-				cf.cache.Watching(k, "test", true)
-			}
+			hosts := cf.hosts()
 			wantA, err := place.Place(topoA, place.Options{Commit: "a", Now: now})
 			if err != nil {
 				t.Fatal(err)
