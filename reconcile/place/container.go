@@ -3,10 +3,13 @@ package place
 import (
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/rensei-dev/rensei/drivers"
 	"github.com/rensei-dev/rensei/schema"
@@ -266,9 +269,9 @@ func (p *placer) instance(gs *groupSpec, inst string, h *hostRef) {
 // seal labels a finished container spec: the fields' digests and the
 // spec hash (of the spec without labels), and the labels every owned
 // object carries.
-func (p *placer) seal(c *drivers.ContainerSpec) {
-	c.Labels[drivers.LabelSpecFields] = p.dig.fieldDigests(c)
-	p.labels(c.Labels, p.dig.spec(c))
+func (p *placer) seal(d *digester, c *drivers.ContainerSpec) {
+	c.Labels[drivers.LabelSpecFields] = d.fieldDigests(c)
+	p.labels(c.Labels, d.spec(c))
 }
 
 // DefaultPublish is where published ports bind on a host that declares no
@@ -392,18 +395,30 @@ func (p *placer) finish() {
 		p.finishNetwork(np)
 	}
 	p.quotas()
-	for _, key := range slices.Sorted(maps.Keys(p.hosts)) {
-		h := p.hosts[key]
-		p.checkOverlaps(h)
-		out := h.out
-		for i := range out.Containers {
-			p.seal(&out.Containers[i])
-		}
-		sortByName(out.Containers)
-		sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
-		sort.Slice(out.Tunnels, func(i, j int) bool { return out.Tunnels[i].Name < out.Tunnels[j].Name })
-		out.Volumes = dedupVolumes(out.Volumes)
+	keys := slices.Sorted(maps.Keys(p.hosts))
+	for _, key := range keys {
+		p.checkOverlaps(p.hosts[key])
 	}
+	// Sealing (the digests: about half of placing a campus) touches each
+	// container alone: the hosts are sealed in parallel, a digester each.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(keys)) {
+		wg.Go(func() {
+			d := &digester{}
+			for i := int(next.Add(1) - 1); i < len(keys); i = int(next.Add(1) - 1) {
+				out := p.hosts[keys[i]].out
+				for j := range out.Containers {
+					p.seal(d, &out.Containers[j])
+				}
+				sortByName(out.Containers)
+				sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
+				sort.Slice(out.Tunnels, func(i, j int) bool { return out.Tunnels[i].Name < out.Tunnels[j].Name })
+				out.Volumes = dedupVolumes(out.Volumes)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // sortByName sorts containers by name (unique, so any sort gives the one
