@@ -172,18 +172,21 @@ const (
 // again with bounded backoff and reports Change{Gap}. Subscribing fails
 // only at the start; the goroutine ends when ctx does.
 func (t *Tunnels) WatchChanges(ctx context.Context, on func(Change)) error {
-	s, err := t.subscribe(ctx)
+	sock, err := t.subscribe()
 	if err != nil {
 		return err
 	}
 	go func() {
 		backoff := watchMinBackoff
 		for {
-			t.follow(ctx, s, on)
-			s.close()
+			stop := context.AfterFunc(ctx, func() { sock.Close() }) // unblocks Receive
+			err := t.follow(sock, on)
+			stop()
+			sock.Close()
 			if ctx.Err() != nil {
 				return
 			}
+			t.log.Warn("watch: subscription failed, subscribing again", "action", "watch", "err", err)
 			on(Change{Tunnels: true, Addresses: true, Wake: true, Gap: true, Down: true})
 			for {
 				select {
@@ -192,7 +195,7 @@ func (t *Tunnels) WatchChanges(ctx context.Context, on func(Change)) error {
 				case <-time.After(backoff):
 				}
 				backoff = min(2*backoff, watchMaxBackoff)
-				if s, err = t.subscribe(ctx); err == nil {
+				if sock, err = t.subscribe(); err == nil {
 					break
 				}
 				t.log.Debug("watch: subscribing again failed", "action", "watch", "err", err, "backoff", backoff)
@@ -203,34 +206,13 @@ func (t *Tunnels) WatchChanges(ctx context.Context, on func(Change)) error {
 	return nil
 }
 
-// subscriptions is the open subscription of WatchChanges: one socket on
-// the namespace's link, neighbour, address and qdisc groups, read by one
-// goroutine. (One socket per group, as the netlink library's subscribe
-// functions open, costs a goroutine each with a 64 KiB receive buffer on
-// its stack: 50 MiB of stacks for a daemon watching 100 hosts.)
-type subscriptions struct {
-	done   chan struct{}
-	links  chan vnl.LinkUpdate
-	neighs chan vnl.NeighUpdate
-	addrs  chan bool // an address changed: whether it may be an underlay (not link-local)
-	tc     chan int  // ifindex of a qdisc change
-	sock   *nl.NetlinkSocket
-	failed chan error // why the socket failed
-}
-
-func (s *subscriptions) close() {
-	close(s.done)
-	s.sock.Close()
-	drain(s.links)
-	drain(s.neighs)
-	drain(s.addrs)
-	drain(s.tc)
-}
-
-// subscribe opens the subscription, asks for the existing links (owned
-// devices are learnt from them) and starts reading. A read that fails is
-// reported on failed and closes the channels.
-func (t *Tunnels) subscribe(ctx context.Context) (*subscriptions, error) {
+// subscribe opens one socket on the namespace's link, neighbour, address
+// and qdisc groups and asks it for the existing links (owned devices are
+// learnt from them). One socket per group, as the netlink library's
+// subscribe functions open, costs a goroutine each holding a 64 KiB
+// receive buffer on its stack: 50 MiB of stacks for a daemon watching 100
+// hosts.
+func (t *Tunnels) subscribe() (*nl.NetlinkSocket, error) {
 	sock, err := nl.SubscribeAt(t.nsFD, netns.None(), unix.NETLINK_ROUTE,
 		unix.RTNLGRP_LINK, unix.RTNLGRP_NEIGH, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_TC)
 	if err != nil {
@@ -243,57 +225,31 @@ func (t *Tunnels) subscribe(ctx context.Context) (*subscriptions, error) {
 		sock.Close()
 		return nil, fmt.Errorf("host %s: list links: %w", t.host, err)
 	}
-	s := &subscriptions{
-		done:   make(chan struct{}),
-		links:  make(chan vnl.LinkUpdate, 256),
-		neighs: make(chan vnl.NeighUpdate, 256),
-		addrs:  make(chan bool, 64),
-		tc:     make(chan int, 64),
-		sock:   sock,
-		failed: make(chan error, 1),
-	}
-	go s.read(ctx)
-	return s, nil
+	return sock, nil
 }
 
-// read dispatches the socket's messages until it fails or is closed.
-func (s *subscriptions) read(ctx context.Context) {
-	defer func() {
-		close(s.links)
-		close(s.neighs)
-		close(s.addrs)
-		close(s.tc)
-	}()
-	fail := func(err error) {
-		select {
-		case <-s.done: // closed on purpose
-		default:
-			if ctx.Err() == nil {
-				s.failed <- err
-			}
-		}
-	}
+// follow reports the changes the socket carries until it fails (the
+// error), or is closed.
+func (t *Tunnels) follow(sock *nl.NetlinkSocket, on func(Change)) error {
+	devs := ownedDevices{}
 	for {
-		msgs, from, err := s.sock.Receive()
+		msgs, from, err := sock.Receive()
 		if err != nil {
-			fail(fmt.Errorf("receive: %w", err))
-			return
+			return fmt.Errorf("receive: %w", err)
 		}
 		if from.Pid != nl.PidKernel {
 			continue // another socket's message, not the kernel's: nothing missed
 		}
 		for _, m := range msgs {
 			if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
-				fail(errors.New("the list of links was interrupted by a change"))
-				return
+				return errors.New("the list of links was interrupted by a change")
 			}
 			hdr := unix.NlMsghdr(m.Header)
 			switch m.Header.Type {
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if errno := int32(nl.NativeEndian().Uint32(m.Data[:4])); errno != 0 {
-						fail(fmt.Errorf("list links: %w", syscall.Errno(-errno)))
-						return
+						return fmt.Errorf("list links: %w", syscall.Errno(-errno))
 					}
 				}
 			case unix.RTM_NEWLINK, unix.RTM_DELLINK:
@@ -301,35 +257,22 @@ func (s *subscriptions) read(ctx context.Context) {
 				if err != nil {
 					continue
 				}
-				select {
-				case s.links <- vnl.LinkUpdate{IfInfomsg: *nl.DeserializeIfInfomsg(m.Data), Header: hdr, Link: link}:
-				case <-s.done:
-					return
+				if tunnels, wake := devs.link(vnl.LinkUpdate{IfInfomsg: *nl.DeserializeIfInfomsg(m.Data), Header: hdr, Link: link}); tunnels {
+					on(Change{Tunnels: true, Wake: wake})
 				}
 			case unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH:
-				n, err := vnl.NeighDeserialize(m.Data)
-				if err != nil {
-					continue
-				}
-				select {
-				case s.neighs <- vnl.NeighUpdate{Type: m.Header.Type, Neigh: *n}:
-				case <-s.done:
-					return
+				if n, err := vnl.NeighDeserialize(m.Data); err == nil && isPeerEntry(*n) {
+					on(Change{Tunnels: true, Wake: devs[n.LinkIndex]})
 				}
 			case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-				select {
-				case s.addrs <- !linkLocalAddr(m.Data):
-				case <-s.done:
-					return
+				// Link-local addresses come and go with devices (IPv6
+				// autoconfiguration); no underlay is one.
+				if !linkLocalAddr(m.Data) {
+					on(Change{Addresses: true})
 				}
 			case unix.RTM_NEWQDISC, unix.RTM_DELQDISC:
-				if len(m.Data) < nl.SizeofTcMsg {
-					continue
-				}
-				select {
-				case s.tc <- int(nl.DeserializeTcMsg(m.Data).Ifindex):
-				case <-s.done:
-					return
+				if len(m.Data) >= nl.SizeofTcMsg {
+					on(Change{Tunnels: true, Wake: devs[int(nl.DeserializeTcMsg(m.Data).Ifindex)]})
 				}
 			}
 		}
@@ -354,49 +297,6 @@ func linkLocalAddr(data []byte) bool {
 		}
 	}
 	return false
-}
-
-// follow reports the changes of one set of subscriptions until one of them
-// fails or ctx ends.
-func (t *Tunnels) follow(ctx context.Context, s *subscriptions, on func(Change)) {
-	devs := ownedDevices{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case err := <-s.failed:
-			t.log.Warn("watch: subscription failed, subscribing again", "action", "watch", "err", err)
-			return
-		case u, ok := <-s.links:
-			if !ok {
-				return
-			}
-			if tunnels, wake := devs.link(u); tunnels {
-				on(Change{Tunnels: true, Wake: wake})
-			}
-		case u, ok := <-s.neighs:
-			if !ok {
-				return
-			}
-			if isPeerEntry(u.Neigh) {
-				on(Change{Tunnels: true, Wake: devs[u.LinkIndex]})
-			}
-		case underlay, ok := <-s.addrs:
-			if !ok {
-				return
-			}
-			// Link-local addresses come and go with devices (IPv6
-			// autoconfiguration); no underlay is one.
-			if underlay {
-				on(Change{Addresses: true})
-			}
-		case idx, ok := <-s.tc:
-			if !ok {
-				return
-			}
-			on(Change{Tunnels: true, Wake: devs[idx]})
-		}
-	}
 }
 
 // notFromKernel reports whether err is the subscription library saying it
