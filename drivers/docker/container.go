@@ -34,29 +34,29 @@ func (c Containers) List(ctx context.Context) ([]drivers.Container, error) {
 
 // Lookup lists the owned containers with one of ids or named one of names:
 // one list call for each (the engine ANDs filters of different kinds),
-// names matched exactly (the engine's name filter is a pattern).
+// names anchored and quoted (the engine's name filter is a pattern).
 func (c Containers) Lookup(ctx context.Context, ids, names []string) ([]drivers.Container, error) {
+	patterns := make([]string, len(names))
+	for i, n := range names {
+		patterns[i] = "^/" + regexp.QuoteMeta(n) + "$"
+	}
 	var out []drivers.Container
 	seen := map[string]bool{}
-	for _, q := range []struct {
-		key  string
-		vals []string
-		arg  func(string) string
-	}{{"id", ids, func(id string) string { return id }}, {"name", names, func(n string) string { return "^/" + regexp.QuoteMeta(n) + "$" }}} {
-		if len(q.vals) == 0 {
+	for key, vals := range map[string][]string{"id": ids, "name": patterns} {
+		if len(vals) == 0 {
 			continue
 		}
 		f := managedFilter()
-		for _, v := range q.vals {
-			f.Add(q.key, q.arg(v))
+		for _, v := range vals {
+			f.Add(key, v)
 		}
 		list, err := c.d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 		if err != nil {
 			return nil, c.d.fail("containers", "", "list", err)
 		}
 		for _, ctr := range summaries(list) {
-			exact := q.key == "name" && slices.Contains(names, ctr.Name) || q.key == "id" && slices.Contains(ids, ctr.ID)
-			if exact && !seen[ctr.ID] {
+			// The engine matches IDs by prefix: only those asked for.
+			if (slices.Contains(ids, ctr.ID) || slices.Contains(names, ctr.Name)) && !seen[ctr.ID] {
 				seen[ctr.ID] = true
 				out = append(out, ctr)
 			}

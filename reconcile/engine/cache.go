@@ -350,6 +350,9 @@ func patchContainers(list []drivers.Container, ids, names []string, found []driv
 }
 
 func (hc *hostCache) invalidate(what Change) {
+	if what == 0 {
+		return // nothing may have changed: the version stays
+	}
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	hc.version++

@@ -156,10 +156,11 @@ func Pass(ctx context.Context, want *place.Desired, hosts *Hosts, opts Options) 
 		return out
 	}
 	c := hosts.cached()
-	if c != nil {
-		ObserveScope(ctx, hosts.Drivers, hosts.Scope) // the cache takes again what apply changed
+	stamps, ok := c.stamps(ctx, hosts.Drivers) // looks up the containers apply changed
+	if !ok && c != nil {
+		ObserveScope(ctx, hosts.Drivers, hosts.Scope) // lists the other kinds apply changed
+		stamps, _ = c.stamps(ctx, hosts.Drivers)
 	}
-	stamps, _ = c.stamps(ctx, hosts.Drivers)
 	obs := ObserveFor(ctx, hosts.Drivers, hosts.Scope, want) // from memory, unless something changed since
 	out.Remaining = plan.Compute(want, obs)
 	// Converged on hosts that did not change while observed: the next

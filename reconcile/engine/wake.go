@@ -95,9 +95,7 @@ func watchDocker(ctx context.Context, key string, d *docker.Driver, cache *Cache
 			what = AllChanged
 			cache.Watching(key, "docker", !c.Down)
 		}
-		if what != 0 {
-			cache.Changed(key, what)
-		}
+		cache.Changed(key, what)
 		if c.Wake {
 			w.notify()
 		}
