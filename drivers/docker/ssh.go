@@ -118,11 +118,7 @@ func (c *cmdConn) Read(p []byte) (int, error) {
 		return n, c.wrap(err)
 	}
 	if errors.Is(err, io.EOF) && n == 0 {
-		c.reap()
-		select {
-		case <-c.exited:
-		case <-time.After(exitWait):
-		}
+		c.awaitExit()
 		if msg := c.stderr.String(); msg != "" {
 			return 0, &sshError{err: io.ErrUnexpectedEOF, reason: msg}
 		}
@@ -130,12 +126,24 @@ func (c *cmdConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write fails when ssh exited (a broken pipe): its reason is on stderr,
+// complete once it exited.
 func (c *cmdConn) Write(p []byte) (int, error) {
 	n, err := c.stdin.Write(p)
 	if err != nil {
+		c.awaitExit()
 		return n, c.wrap(err)
 	}
 	return n, nil
+}
+
+// awaitExit waits, at most exitWait, for the process to exit.
+func (c *cmdConn) awaitExit() {
+	c.reap()
+	select {
+	case <-c.exited:
+	case <-time.After(exitWait):
+	}
 }
 
 // Close ends the ssh process; it is safe to call more than once.
